@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make demo` (pipeline on the synthetic demo corpus) and
+# `make test`. Both create .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PREFECT_HOME ?= $(CURDIR)/.gra/prefect
+$(shell mkdir -p .gra/prefect)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export BENTOML_DO_NOT_TRACK := true
+export GX_ANALYTICS_ENABLED := false
+export PYTHONWARNINGS := ignore::DeprecationWarning
+
+.PHONY: demo test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	test -d data/raw/demo || $(VENV)/bin/gra demo-data --out data/raw/demo --seed 0
+	$(PY) flows/training.py
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+bench: $(VENV)/.installed
+	$(PY) bench/featurize.py ../shared/cv-real-dev
+
+clean:
+	rm -rf data/prepared data/features models reports metrics plots .gra/cache

@@ -1,0 +1,160 @@
+"""Prefect flow `training`: runs the DVC pipeline stage by stage as Prefect tasks.
+
+Arrangement: DVC decides *what* is stale and records *what* was built (dvc.lock); Prefect runs
+each stage as a task (`dvc repro --single-item <stage>`), with logs, retries for transient
+failures and a markdown artifact of the metrics. After a run, `dvc status` is clean and a plain
+`dvc repro` changes nothing, because every stage was run by DVC itself.
+
+    python flows/training.py                 # run once (temporary local Prefect API)
+    python flows/training.py --cron "0 3 * * 1"   # serve: retrain every Monday 03:00
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class StageFailed(RuntimeError):
+    def __init__(self, stage: str, output: str, user_error: bool):
+        super().__init__(f"stage {stage} failed:\n{output[-3000:]}")
+        self.user_error = user_error
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Stage commands (`gra ...`) live next to this interpreter, whatever PATH says.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _dvc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+
+
+def stages() -> list[str]:
+    """Pipeline stages in dvc.yaml order (which is dependency order), foreach items expanded."""
+    listed = _dvc("stage", "list", "--name-only")
+    if listed.returncode:
+        raise RuntimeError(f"dvc stage list failed: {listed.stderr}")
+    return [line.strip() for line in listed.stdout.splitlines() if line.strip()]
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only failures that are not the user's data or settings (those repeat exactly)."""
+    try:
+        state.result()
+    except StageFailed as exc:
+        return not exc.user_error
+    except Exception:  # noqa: BLE001
+        return True
+    return False
+
+
+@task(
+    name="dvc-stage",
+    retries=1,
+    retry_delay_seconds=5,
+    retry_condition_fn=_transient,
+    task_run_name="{stage}",
+)
+def run_stage(stage: str) -> str:
+    """`dvc repro --single-item STAGE`: runs it only if its deps or params changed."""
+    logger = get_run_logger()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        text = line.rstrip()
+        if text and "\r" not in line:
+            logger.info(text)
+    output = "".join(lines)
+    if proc.wait():
+        raise StageFailed(stage, output, user_error="error:" in output)
+    return "skipped" if "didn't change, skipping" in output else "ran"
+
+
+def metrics_markdown(evaluation: dict, gate: dict | None) -> str:
+    lines = [
+        "# GRA training run",
+        "",
+        "Test split, speakers disjoint from training. Winner (*) chosen on validation.",
+        "",
+        "| task | model | balanced acc | accuracy | macro F1 | MAE (groups) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task_name, r in evaluation["tasks"].items():
+        for family, s in r["candidates"].items():
+            t = s["test"]
+            mark = " *" if family == r["winner"] else ""
+            lines.append(
+                f"| {task_name} | {family}{mark} | {t['balanced_accuracy']:.3f} | "
+                f"{t['accuracy']:.3f} | {t['macro_f1']:.3f} | "
+                f"{t.get('mae_groups', float('nan')):.2f} |"
+            )
+    if gate:
+        verdict = f"promoted `{gate['promoted']}`" if gate["passed"] else "failed"
+        lines += ["", f"Gate: {verdict}."] + [f"- {r}" for r in gate["reasons"]]
+    return "\n".join(lines)
+
+
+@flow(name="training", log_prints=True)
+def training() -> dict:
+    """Run every stale DVC stage in order; fail (and promote nothing) if any stage fails."""
+    from gra.parallel import share_prefect_api
+
+    share_prefect_api()  # stage subprocesses report to this run's Prefect API
+    outcome = {stage: run_stage(stage) for stage in stages()}
+    reports = ROOT / "reports"
+    evaluation = json.loads((reports / "evaluation.json").read_text())
+    gate_file = reports / "gate.json"
+    gate = json.loads(gate_file.read_text()) if gate_file.exists() else None
+    create_markdown_artifact(
+        markdown=metrics_markdown(evaluation, gate),
+        key="gra-metrics",
+        description="GRA test metrics and gate decision",
+    )
+    from gra.cli import print_metrics
+
+    print_metrics(evaluation)
+    if gate:
+        print(f"gate: {'passed, champion ' + gate['promoted'] if gate['passed'] else 'failed'}")
+    return {"stages": outcome, "gate": gate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cron", help="serve the flow on this cron schedule instead of once")
+    args = parser.parse_args()
+    if args.cron:
+        training.serve(name="scheduled-retraining", cron=args.cron)
+        return
+    state = training(return_state=True)
+    sys.exit(0 if state.is_completed() else 1)
+
+
+if __name__ == "__main__":
+    main()

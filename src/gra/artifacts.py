@@ -1,0 +1,78 @@
+"""Reading and writing the pipeline's files, so every step agrees on names and formats."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gra.errors import UserError
+from gra.features.pipeline import META_COLUMNS, FeatureTable
+from gra.models.base import FeatureMatrix
+
+VECTORS = "vectors.parquet"
+PATCHES = "logmel.npy"
+QUARANTINE = "quarantine.csv"
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    return path
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def read_table(path: Path, produced_by: str) -> pd.DataFrame:
+    if not Path(path).exists():
+        raise UserError(f"{path} is missing: run `gra {produced_by}` (or `dvc repro`) first.")
+    return pd.read_parquet(path)
+
+
+def write_features(table: FeatureTable, directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    table.vectors.to_parquet(directory / VECTORS, index=False)
+    table.quarantine.to_csv(directory / QUARANTINE, index=False)
+    patch_file = directory / PATCHES
+    if table.patches is not None:
+        np.save(patch_file, table.patches)
+    elif patch_file.exists():
+        patch_file.unlink()
+
+
+def read_features(directory: Path) -> FeatureTable:
+    vectors = read_table(directory / VECTORS, "featurize")
+    patch_file = directory / PATCHES
+    patches = np.load(patch_file, mmap_mode="r") if patch_file.exists() else None
+    quarantine = pd.read_csv(directory / QUARANTINE)
+    return FeatureTable(vectors, patches, quarantine)
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """One task's labelled clips of one split, features aligned with labels."""
+
+    X: FeatureMatrix
+    y: np.ndarray
+    rows: pd.DataFrame  # the splits-table rows (clip_id, client_id, locale, ...)
+
+
+def task_data(
+    splits: pd.DataFrame, features: FeatureTable, task: str, split: str, classes: list[str]
+) -> TaskData:
+    label = f"{task}_label"
+    rows = splits[(splits["split"] == split) & splits[label].notna()]
+    position = pd.Series(np.arange(len(features.vectors)), index=features.vectors["clip_id"])
+    rows = rows[rows["clip_id"].isin(position.index)].reset_index(drop=True)
+    index = position.loc[rows["clip_id"]].to_numpy()
+    columns = [c for c in features.vectors.columns if c not in META_COLUMNS]
+    vectors = features.vectors[columns].to_numpy(dtype=np.float32)[index]
+    patches = None if features.patches is None else np.asarray(features.patches[index])
+    lookup = {c: i for i, c in enumerate(classes)}
+    y = rows[label].map(lookup).to_numpy(dtype=int)
+    return TaskData(FeatureMatrix(vectors, columns, patches), y, rows)

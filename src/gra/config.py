@@ -1,0 +1,176 @@
+"""Typed settings read from params.yaml. Nothing else in the project parses the YAML."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gra.errors import UserError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def fingerprint(self) -> str:
+        """Short stable hash of the section's values (cache keys, model metadata)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class Paths(_Section):
+    manifest: Path
+    splits: Path
+    features: Path
+    models: Path
+    reports: Path
+    metrics: Path
+    plots: Path
+    cache: Path
+
+
+class DataSettings(_Section):
+    sources: list[Path] = Field(min_length=1)
+    min_seconds: float = Field(0.5, ge=0)
+    max_seconds: float = Field(30.0, gt=0)
+
+
+class LabelSettings(_Section):
+    gender: list[str]
+    age: list[str]
+    age_merge: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _merge_targets_exist(self) -> LabelSettings:
+        bad = {k: v for k, v in self.age_merge.items() if v not in self.age}
+        if bad:
+            raise ValueError(f"labels.age_merge maps to groups not in labels.age: {bad}")
+        return self
+
+    def classes(self, task: str) -> list[str]:
+        return list(self.gender if task == "gender" else self.age)
+
+
+class SplitSettings(_Section):
+    salt: str
+    val_percent: int = Field(ge=1, le=49)
+    test_percent: int = Field(ge=1, le=49)
+
+
+class VadSettings(_Section):
+    enabled: bool = True
+    frame_ms: float = 25
+    threshold_db: float = 35.0
+    min_speech_ms: float = 200
+    pad_ms: float = 150
+
+
+class AudioSettings(_Section):
+    sample_rate: int = 16000
+    max_seconds: float = 20.0
+    vad: VadSettings = VadSettings()
+    loudness_dbfs: float = -23.0
+    noise_reduction: bool = False
+
+
+FeatureSetName = Literal["mfcc", "spectral", "prosodic", "logmel"]
+
+
+class FeaturizeSettings(_Section):
+    sets: list[FeatureSetName] = Field(min_length=1)
+    n_fft: int = 512
+    hop_ms: float = 10
+    n_mfcc: int = 20
+    n_mels: int = 64
+    fmin: float = 50.0
+    fmax: float = 7600.0
+    f0_min: float = 60.0
+    f0_max: float = 500.0
+    logmel_frames: int = 300
+    workers: int = Field(2, ge=1)
+    chunk_size: int = Field(32, ge=1)
+    dask_address: str | None = None
+
+    def extraction_only(self) -> dict[str, Any]:
+        """The values that change what a clip's features are (not how they are scheduled)."""
+        return self.model_dump(mode="json", exclude={"workers", "chunk_size", "dask_address"})
+
+
+class SvmSettings(_Section):
+    C: float = 3.0
+    gamma: str | float = "scale"
+
+
+class ForestSettings(_Section):
+    n_estimators: int = 300
+    min_samples_leaf: int = 2
+    max_features: str | float = "sqrt"
+
+
+class CnnSettings(_Section):
+    epochs: int = 25
+    batch_size: int = 32
+    lr: float = 0.002
+    weight_decay: float = 1e-4
+    channels: list[int] = [16, 32, 64]
+    dropout: float = 0.3
+    crop_frames: int = 200
+    threads: int = 2
+
+
+ModelName = Literal["svm", "random_forest", "cnn"]
+TaskName = Literal["gender", "age"]
+
+
+class TrainSettings(_Section):
+    seed: int = 42
+    tasks: list[TaskName] = ["gender", "age"]
+    candidates: list[ModelName] = ["svm", "random_forest", "cnn"]
+    svm: SvmSettings = SvmSettings()
+    random_forest: ForestSettings = ForestSettings()
+    cnn: CnnSettings = CnnSettings()
+
+
+class EvaluateSettings(_Section):
+    select_metric: Literal["balanced_accuracy", "accuracy", "macro_f1"] = "balanced_accuracy"
+
+
+class GateSettings(_Section):
+    model_name: str = "gra"
+    min_test: dict[str, dict[str, float]] = {}
+    beat_champion: bool = True
+    tolerance: float = 0.0
+
+
+class Settings(_Section):
+    paths: Paths
+    data: DataSettings
+    labels: LabelSettings
+    split: SplitSettings
+    audio: AudioSettings
+    featurize: FeaturizeSettings
+    train: TrainSettings
+    evaluate: EvaluateSettings
+    gate: GateSettings
+
+
+def load_settings(path: Path | str = DEFAULT_PARAMS) -> Settings:
+    """Read and check params.yaml; a mistake is reported with the key that is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} not found. Run gra from the project root, or pass --params PATH.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise UserError(f"{path} has invalid settings:\n" + "\n".join(lines)) from exc

@@ -1,0 +1,76 @@
+"""Metrics for one task's predictions, confusion tables, and the winner choice."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    precision_recall_fscore_support,
+)
+
+
+def score(y_true: np.ndarray, proba: np.ndarray, classes: list[str], ordinal: bool = False) -> dict:
+    """Headline metrics plus a per-class report; for ordinal tasks (age) also error in groups.
+
+    Only classes present in y_true or predicted count towards macro averages, so a class that
+    no test speaker has does not add a meaningless zero.
+    """
+    y_true = np.asarray(y_true, dtype=int)
+    y_pred = proba.argmax(axis=1)
+    present = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=present, average=None, zero_division=0
+    )
+    per_class = {
+        classes[c]: {
+            "precision": round(float(p), 4),
+            "recall": round(float(r), 4),
+            "f1": round(float(f), 4),
+            "support": int(s),
+        }
+        for c, p, r, f, s in zip(present, precision, recall, f1, support, strict=True)
+    }
+    in_test = [i for i, c in enumerate(present) if support[i] > 0]
+    out = {
+        "n": int(len(y_true)),
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "balanced_accuracy": round(float(balanced_accuracy_score(y_true, y_pred)), 4),
+        "macro_precision": round(float(np.mean(precision[in_test])), 4),
+        "macro_recall": round(float(np.mean(recall[in_test])), 4),
+        "macro_f1": round(float(np.mean(f1[in_test])), 4),
+        "per_class": per_class,
+    }
+    if ordinal:
+        error = np.abs(y_pred - y_true)
+        out["mae_groups"] = round(float(error.mean()), 4)
+        out["within_one_group"] = round(float((error <= 1).mean()), 4)
+    return out
+
+
+def confusion_rows(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> list[dict]:
+    """(actual, predicted) rows, the input `dvc plots` wants for its confusion template."""
+    y_pred = proba.argmax(axis=1)
+    return [
+        {"actual": classes[int(t)], "predicted": classes[int(p)]}
+        for t, p in zip(y_true, y_pred, strict=True)
+    ]
+
+
+def confusion_table(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> str:
+    """Plain-text confusion matrix for reports."""
+    m = confusion_matrix(y_true, proba.argmax(axis=1), labels=range(len(classes)))
+    width = max(len(c) for c in classes) + 2
+    head = "actual \\ predicted".ljust(width + 8) + "".join(c[:8].rjust(10) for c in classes)
+    rows = [head] + [
+        classes[i].ljust(width + 8) + "".join(str(v).rjust(10) for v in row)
+        for i, row in enumerate(m)
+    ]
+    return "\n".join(rows)
+
+
+def choose_winner(candidates: dict[str, dict], metric: str) -> str:
+    """The family with the best validation `metric`; ties go to the earlier-listed family."""
+    best = max(candidates.items(), key=lambda kv: kv[1]["val"][metric])
+    return best[0]

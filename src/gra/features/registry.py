@@ -1,0 +1,15 @@
+"""Feature sets by name. A vector set maps an Analysis to named floats; `logmel` is a patch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gra.features import mfcc, prosodic, spectral
+from gra.features.analysis import Analysis
+
+VECTOR_SETS: dict[str, Callable[[Analysis], dict[str, float]]] = {
+    "mfcc": mfcc.compute,
+    "spectral": spectral.compute,
+    "prosodic": prosodic.compute,
+}
+PATCH_SETS = {"logmel"}

@@ -1,0 +1,42 @@
+"""Progress bars for long work (rich), quiet when output is not a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+@contextmanager
+def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """Yields advance(n). Renders a live bar on a terminal and a final line otherwise."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    # No stdout/stderr redirection: Prefect pickles its context for pool workers, and rich's
+    # redirect proxies (which hold locks) would end up in it.
+    with Progress(
+        *columns, transient=False, redirect_stdout=False, redirect_stderr=False
+    ) as progress:
+        task = progress.add_task(description, total=total, rate="")
+
+        def advance(n: int) -> None:
+            progress.advance(task, n)
+            t = progress.tasks[task]
+            if t.elapsed:
+                progress.update(task, rate=f"{t.completed / t.elapsed:,.0f}/s")
+
+        yield advance

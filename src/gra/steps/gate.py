@@ -1,0 +1,87 @@
+"""Step 7: promote the winners only if they clear the floors and beat the current champion,
+both measured on the same, current test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gra.artifacts import read_features, read_json, read_table, task_data, write_json
+from gra.config import Settings
+from gra.errors import GateFailed
+from gra.evaluation import score
+from gra.features.pipeline import featurize
+from gra.registry import Champion, build_bundle, current_champion, promote
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+    comparison: dict = field(default_factory=dict)
+    tag: str | None = None
+
+
+def run(settings: Settings) -> GateResult:
+    evaluation = read_json(settings.paths.reports / "evaluation.json")
+    metric = evaluation["select_metric"]
+    splits = read_table(settings.paths.splits, "split")
+    features = read_features(settings.paths.features)
+    champion = current_champion(settings.gate.model_name)
+    champion_scores = _rescore(champion, settings, splits) if champion else {}
+
+    result = GateResult(passed=True)
+    for task, r in evaluation["tasks"].items():
+        test = r["candidates"][r["winner"]]["test"]
+        row = {"winner": r["winner"], "candidate": {metric: test[metric]}}
+        for name, floor in settings.gate.min_test.get(task, {}).items():
+            if test[name] < floor:
+                result.reasons.append(f"{task}: test {name} {test[name]:.4f} < floor {floor}")
+        if task in champion_scores:
+            best = champion_scores[task][metric]
+            row["champion"] = {metric: best, "tag": champion.tag}
+            if settings.gate.beat_champion and test[metric] < best - settings.gate.tolerance:
+                result.reasons.append(
+                    f"{task}: test {metric} {test[metric]:.4f} is below the champion "
+                    f"{champion.tag} ({best:.4f}) on the same test split"
+                )
+        result.comparison[task] = row
+    result.passed = not result.reasons
+
+    if result.passed:
+        winners = {t: r["winner"] for t, r in evaluation["tasks"].items()}
+        metrics = {
+            t: {k: v for k, v in r["candidates"][r["winner"]]["test"].items() if k != "per_class"}
+            for t, r in evaluation["tasks"].items()
+        }
+        bundle = build_bundle(
+            settings, winners, features.feature_columns, metrics, settings.paths.models / "bundle"
+        )
+        result.tag = promote(bundle, settings.gate.model_name)
+    write_json(
+        settings.paths.reports / "gate.json",
+        {
+            "passed": result.passed,
+            "reasons": result.reasons,
+            "metric": metric,
+            "comparison": result.comparison,
+            "promoted": result.tag,
+        },
+    )
+    if not result.passed:
+        raise GateFailed(
+            "evaluation gate failed, nothing promoted:\n  " + "\n  ".join(result.reasons)
+        )
+    return result
+
+
+def _rescore(champion: Champion, settings: Settings, splits) -> dict[str, dict]:
+    """The champion's scores on today's test split, featurised with the champion's settings."""
+    test_rows = splits[splits["split"] == "test"]
+    table = featurize(test_rows, champion.audio, champion.featurize, settings.paths.cache)
+    out = {}
+    for task in champion.models:
+        classes = champion.info["tasks"][task]["classes"]
+        data = task_data(splits, table, task, "test", classes)
+        proba = champion.predict_features(data.X)[task]
+        out[task] = score(data.y, proba, classes, ordinal=task == "age")
+    return out

@@ -1,0 +1,130 @@
+"""Feature shapes, determinism, cache, quarantine, and the parallel (Prefect) path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from gra.features.extract import extract_clip
+from gra.features.pipeline import featurize
+
+
+def _voice(path: Path, f0: float, rate: int = 22050, seconds: float = 2.0) -> Path:
+    """A harmonic tone with syllable-like amplitude bursts, plus a little noise."""
+    t = np.arange(int(rate * seconds)) / rate
+    tone = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    rng = np.random.default_rng(0)
+    signal = 0.2 * tone * envelope + 0.001 * rng.standard_normal(len(t))
+    signal = np.concatenate([np.zeros(rate // 4), signal, np.zeros(rate // 4)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, signal.astype(np.float32), rate)
+    return path
+
+
+def test_shapes_names_and_pitch(tmp_path, settings):
+    low = extract_clip(_voice(tmp_path / "low.wav", 110), settings.audio, settings.featurize)
+    high = extract_clip(
+        _voice(tmp_path / "high.flac", 220, 44100), settings.audio, settings.featurize
+    )
+    assert low.names == high.names and len(low.names) == len(set(low.names)) > 100
+    assert low.vector.dtype == np.float32 and np.isfinite(low.vector).all()
+    assert low.patch.shape == (settings.featurize.n_mels, settings.featurize.logmel_frames)
+    assert low.patch.dtype == np.float16
+    f0 = dict(zip(low.names, low.vector, strict=True))["f0_median_hz"]
+    f0_high = dict(zip(high.names, high.vector, strict=True))["f0_median_hz"]
+    assert abs(f0 - 110) < 5 and abs(f0_high - 220) < 10
+    # VAD trimmed the leading/trailing silence (0.5 s) but kept the 2 s of "speech".
+    assert 1.8 < low.speech_seconds < 2.4 and low.duration_seconds == pytest.approx(2.5, 0.01)
+
+
+def test_extraction_is_deterministic(tmp_path, settings):
+    path = _voice(tmp_path / "a.wav", 150)
+    a = extract_clip(path, settings.audio, settings.featurize)
+    b = extract_clip(path.read_bytes(), settings.audio, settings.featurize)  # bytes path too
+    np.testing.assert_array_equal(a.vector, b.vector)
+    np.testing.assert_array_equal(a.patch, b.patch)
+
+
+def _manifest(paths: list[Path]) -> pd.DataFrame:
+    return pd.DataFrame({"clip_id": [p.stem for p in paths], "path": [str(p) for p in paths]})
+
+
+def test_bad_clips_are_quarantined_and_the_run_goes_on(tmp_path, settings):
+    good = [_voice(tmp_path / f"g{i}.wav", 100 + 30 * i) for i in range(3)]
+    corrupt = tmp_path / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3" + os.urandom(2000))
+    truncated = tmp_path / "truncated.flac"
+    truncated.write_bytes(_voice(tmp_path / "full.flac", 120).read_bytes()[:300])
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, dtype=np.float32), 16000)
+    missing = tmp_path / "missing.wav"
+    table = featurize(
+        _manifest([*good, corrupt, truncated, silent, missing]),
+        settings.audio,
+        settings.featurize,
+        tmp_path / "cache",
+    )
+    assert table.vectors.clip_id.tolist() == ["g0", "g1", "g2"]
+    assert table.patches.shape[0] == 3
+    reasons = table.quarantine.set_index("clip_id").reason
+    assert set(reasons.index) == {"corrupt", "truncated", "silent", "missing"}
+    assert "decode" in reasons["corrupt"] and "no speech" in reasons["silent"]
+    assert "cannot read" in reasons["missing"]
+
+
+def test_cache_makes_second_run_free_and_follows_settings(tmp_path, settings):
+    paths = [_voice(tmp_path / f"c{i}.wav", 100 + 20 * i) for i in range(4)]
+    manifest = _manifest(paths)
+    first = featurize(manifest, settings.audio, settings.featurize, tmp_path / "cache")
+    second = featurize(manifest, settings.audio, settings.featurize, tmp_path / "cache")
+    assert first.stats["extracted"] == 4 and second.stats["cache_hits"] == 4
+    pd.testing.assert_frame_equal(first.vectors, second.vectors)
+    changed = settings.featurize.model_copy(update={"n_mfcc": 13})
+    third = featurize(manifest, settings.audio, changed, tmp_path / "cache")
+    assert third.stats["cache_hits"] == 0 and len(third.feature_columns) < len(
+        first.feature_columns
+    )
+    # Scheduling knobs are not part of the key: more workers reuse the same cache entries.
+    more_workers = settings.featurize.model_copy(update={"workers": 1, "chunk_size": 1})
+    assert (
+        featurize(manifest, settings.audio, more_workers, tmp_path / "cache").stats["cache_hits"]
+        == 4
+    )
+
+
+@pytest.fixture
+def prefect_api():
+    from prefect.testing.utilities import prefect_test_harness
+
+    before = os.environ.get("PREFECT_API_URL")
+    with prefect_test_harness():
+        yield
+    if before is None:
+        os.environ.pop("PREFECT_API_URL", None)
+    else:
+        os.environ["PREFECT_API_URL"] = before
+
+
+def test_parallel_prefect_path_matches_serial(tmp_path, settings, prefect_api):
+    paths = [_voice(tmp_path / f"p{i}.wav", 90 + 15 * i) for i in range(6)]
+    manifest = _manifest(paths)
+    serial = featurize(
+        manifest,
+        settings.audio,
+        settings.featurize.model_copy(update={"workers": 1}),
+        tmp_path / "serial-cache",
+    )
+    parallel_settings = settings.featurize.model_copy(update={"workers": 2, "chunk_size": 2})
+    done = []
+    parallel = featurize(
+        manifest, settings.audio, parallel_settings, tmp_path / "par-cache", progress=done.append
+    )
+    assert parallel.stats["extracted"] == 6 and sum(done) == 6
+    pd.testing.assert_frame_equal(serial.vectors, parallel.vectors)
+    np.testing.assert_array_equal(serial.patches, parallel.patches)

@@ -1,0 +1,121 @@
+"""The Prefect `training` flow end to end on a tiny demo corpus: real DVC, real Prefect local
+API, real BentoML model store (in a temporary home)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.integration
+
+
+def _project(tmp_path: Path, corpus: Path) -> Path:
+    """A fresh git+DVC checkout of the pipeline with the tiny corpus as its raw data."""
+    project = tmp_path / "project"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("src", "flows"):
+        shutil.copytree(ROOT / name, project / name, ignore=ignore)
+    for name in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(corpus, project / "data" / "raw" / "demo")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"]["cnn"].update(epochs=2, channels=[8, 16])
+    params["train"]["random_forest"]["n_estimators"] = 50
+    params["featurize"].update(workers=2, chunk_size=16)  # the Prefect process-pool path
+    params["gate"]["min_test"] = {"gender": {"balanced_accuracy": 0.6}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (
+        ["git", "init", "-q"],
+        [str(BIN / "dvc"), "init", "-q"],
+        [str(BIN / "dvc"), "config", "core.analytics", "false"],
+    ):
+        subprocess.run(cmd, cwd=project, check=True)
+    return project
+
+
+def _load_flow(project: Path):
+    spec = importlib.util.spec_from_file_location(
+        "copied_training", project / "flows" / "training.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _dvc(project: Path, *args: str) -> str:
+    proc = subprocess.run(
+        [str(BIN / "dvc"), *args], cwd=project, capture_output=True, text=True, check=True
+    )
+    return proc.stdout + proc.stderr
+
+
+def _champion_versions(bentoml_home: Path) -> list[str]:
+    store = bentoml_home / "models" / "gra"
+    return sorted(p.name for p in store.iterdir() if p.is_dir()) if store.exists() else []
+
+
+def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
+    from prefect.artifacts import Artifact
+    from prefect.testing.utilities import prefect_test_harness
+
+    project = _project(tmp_path, demo_corpus)
+    bentoml_home = tmp_path / "bentoml"
+    monkeypatch.setenv("BENTOML_HOME", str(bentoml_home))
+    monkeypatch.setenv("PATH", f"{BIN}:{Path('/usr/bin')}:{Path('/bin')}")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    flow_module = _load_flow(project)
+
+    with prefect_test_harness():
+        state = flow_module.training(return_state=True)
+        assert state.is_completed(), state.message
+        artifact = Artifact.get("gra-metrics")
+        assert artifact is not None and "| gender |" in artifact.data
+
+        # Every candidate was scored; each task has a winner with real metrics.
+        metrics = json.loads((project / "metrics" / "metrics.json").read_text())
+        for task in ("gender", "age"):
+            assert metrics[task]["winner"] in {"svm", "random_forest", "cnn"}
+            assert set(metrics[task]["candidates"]) == {"svm", "random_forest", "cnn"}
+            assert 0 <= metrics[task]["balanced_accuracy"] <= 1
+        assert "mae_groups" in metrics["age"] and "within_one_group" in metrics["age"]
+        assert metrics["gender"]["balanced_accuracy"] >= 0.6  # the gate's floor held
+
+        # The gate promoted a champion into the BentoML store, with its provenance.
+        gate = json.loads((project / "reports" / "gate.json").read_text())
+        assert gate["passed"] and gate["promoted"].startswith("gra:")
+        versions = _champion_versions(bentoml_home)
+        assert len(versions) == 1
+        model_dir = bentoml_home / "models" / "gra" / versions[0]
+        bundle = json.loads((model_dir / "bundle.json").read_text())
+        assert set(bundle["tasks"]) == {"gender", "age"}
+        assert bundle["tasks"]["gender"]["family"] == metrics["gender"]["winner"]
+        model_yaml = yaml.safe_load((model_dir / "model.yaml").read_text())
+        assert model_yaml["metadata"]["data_version"] == bundle["data_version"]
+        assert (
+            model_yaml["metadata"]["metrics"]["age"]["mae_groups"] == metrics["age"]["mae_groups"]
+        )
+
+        # DVC's record is true: nothing stale, and a plain repro runs nothing.
+        assert "up to date" in _dvc(project, "status")
+        assert "Running stage" not in _dvc(project, "repro")
+
+        # A gate that cannot be met fails the run and promotes nothing.
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        params["gate"]["min_test"] = {"gender": {"balanced_accuracy": 1.01}}
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        failed = flow_module.training(return_state=True)
+        assert failed.is_failed()
+        assert "floor 1.01" in json.dumps(
+            json.loads((project / "reports" / "gate.json").read_text())
+        )
+        assert _champion_versions(bentoml_home) == versions
