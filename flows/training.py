@@ -25,9 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class StageFailed(RuntimeError):
-    def __init__(self, stage: str, output: str, user_error: bool):
-        super().__init__(f"stage {stage} failed:\n{output[-3000:]}")
-        self.user_error = user_error
+    """A DVC stage exited non-zero. The message keeps gra's own error lines (or the tail)."""
+
+    def __init__(self, stage: str, output: str):
+        lines = output.strip().splitlines()
+        errors = [i for i, line in enumerate(lines) if line.startswith(("error:", "ERROR:"))]
+        shown = lines[errors[0] :] if errors else lines[-20:]
+        super().__init__(f"stage {stage} failed:\n" + "\n".join(shown[:40]))
+        # gra prints "error:" for problems in the data or settings: a retry would fail again.
+        self.user_error = any(line.startswith("error:") for line in lines)
 
 
 def _env() -> dict[str, str]:
@@ -93,7 +99,7 @@ def run_stage(stage: str) -> str:
             logger.info(text)
     output = "".join(lines)
     if proc.wait():
-        raise StageFailed(stage, output, user_error="error:" in output)
+        raise StageFailed(stage, output)
     return "skipped" if "didn't change, skipping" in output else "ran"
 
 
@@ -153,7 +159,9 @@ def main() -> None:
         training.serve(name="scheduled-retraining", cron=args.cron)
         return
     state = training(return_state=True)
-    sys.exit(0 if state.is_completed() else 1)
+    if not state.is_completed():
+        print(f"\ntraining failed: {state.message}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":
