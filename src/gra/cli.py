@@ -73,7 +73,7 @@ def demo_data(
             seed=seed,
             speakers_per_class=speakers_per_class,
             clips_per_speaker=clips_per_speaker,
-            progress=lambda done, _total: advance(1),
+            progress=lambda _done, total: advance(1, total),
         )
     console.print(
         f"wrote {summary.clips} clips from {summary.speakers} synthetic speakers to "

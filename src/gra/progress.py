@@ -17,7 +17,7 @@ from rich.progress import (
 
 @contextmanager
 def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yields advance(n). Renders a live bar on a terminal and a final line otherwise."""
+    """Yields advance(n, total=None). Renders a live bar on a terminal and a final line otherwise."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -33,7 +33,9 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
     ) as progress:
         task = progress.add_task(description, total=total, rate="")
 
-        def advance(n: int) -> None:
+        def advance(n: int, total: int | None = None) -> None:
+            if total is not None:
+                progress.update(task, total=total)
             progress.advance(task, n)
             t = progress.tasks[task]
             if t.elapsed:

@@ -128,3 +128,25 @@ def test_parallel_prefect_path_matches_serial(tmp_path, settings, prefect_api):
     assert parallel.stats["extracted"] == 6 and sum(done) == 6
     pd.testing.assert_frame_equal(serial.vectors, parallel.vectors)
     np.testing.assert_array_equal(serial.patches, parallel.patches)
+
+
+def test_dask_task_runner_when_an_address_is_set(tmp_path, settings, prefect_api):
+    from distributed import LocalCluster
+
+    paths = [_voice(tmp_path / f"d{i}.wav", 100 + 25 * i) for i in range(4)]
+    manifest = _manifest(paths)
+    serial = featurize(
+        manifest,
+        settings.audio,
+        settings.featurize.model_copy(update={"workers": 1}),
+        tmp_path / "serial-cache",
+    )
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        on_dask = settings.featurize.model_copy(
+            update={"dask_address": cluster.scheduler_address, "chunk_size": 2}
+        )
+        table = featurize(manifest, settings.audio, on_dask, tmp_path / "dask-cache")
+    assert table.stats["extracted"] == 4
+    pd.testing.assert_frame_equal(serial.vectors, table.vectors)

@@ -1,0 +1,42 @@
+"""User mistakes get one readable line and exit code 1, never a bare traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+GRA = str(Path(sys.executable).parent / "gra")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _gra(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([GRA, *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_missing_params_file(tmp_path):
+    proc = _gra("ingest", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "params.yaml not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_invalid_setting_names_the_key(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["split"]["val_percent"] = 80
+    params["featurize"]["sets"] = ["mfcc", "wavelets"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = _gra("ingest", cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "split.val_percent" in proc.stderr and "featurize.sets" in proc.stderr
+
+
+def test_missing_data_source_and_missing_upstream_output(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["sources"] = ["data/raw/nowhere"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = _gra("ingest", cwd=tmp_path)
+    assert proc.returncode == 1 and "data/raw/nowhere does not exist" in proc.stderr
+    proc = _gra("split", cwd=tmp_path)
+    assert proc.returncode == 1 and "run `gra ingest`" in proc.stderr
