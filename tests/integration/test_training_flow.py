@@ -83,10 +83,14 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
 
         # Every candidate was scored; each task has a winner with real metrics.
         metrics = json.loads((project / "metrics" / "metrics.json").read_text())
+        evaluation = json.loads((project / "reports" / "evaluation.json").read_text())
         for task in ("gender", "age"):
             assert metrics[task]["winner"] in {"svm", "random_forest", "cnn"}
-            assert set(metrics[task]["candidates"]) == {"svm", "random_forest", "cnn"}
+            candidates = evaluation["tasks"][task]["candidates"]
+            assert set(candidates) == {"svm", "random_forest", "cnn"}
             assert 0 <= metrics[task]["balanced_accuracy"] <= 1
+            winner_test = candidates[metrics[task]["winner"]]["test"]
+            assert winner_test["balanced_accuracy"] == metrics[task]["balanced_accuracy"]
         assert "mae_groups" in metrics["age"] and "within_one_group" in metrics["age"]
         assert metrics["gender"]["balanced_accuracy"] >= 0.6  # the gate's floor held
 

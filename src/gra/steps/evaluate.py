@@ -50,20 +50,12 @@ def run(settings: Settings) -> dict:
 
 
 def _headline(result: dict) -> dict:
-    """What `dvc metrics show` prints: the winners' test scores, then every candidate's."""
+    """What `dvc metrics show` prints: each task's winner and its test scores. Every
+    candidate's val and test scores are in reports/evaluation.json."""
     out: dict = {}
     for task, r in result["tasks"].items():
         win = r["candidates"][r["winner"]]["test"]
-        out[task] = {"winner": r["winner"]} | {
-            k: v for k, v in win.items() if k not in ("per_class",)
-        }
-        out[task]["candidates"] = {
-            family: {
-                split: {k: v for k, v in s[split].items() if k != "per_class"}
-                for split in ("val", "test")
-            }
-            for family, s in r["candidates"].items()
-        }
+        out[task] = {"winner": r["winner"]} | {k: v for k, v in win.items() if k != "per_class"}
     return out
 
 
