@@ -17,7 +17,7 @@ from rich.progress import (
 
 @contextmanager
 def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yields advance(n, total=None). Renders a live bar on a terminal and a final line otherwise."""
+    """Yields advance(n, total=None): a live bar on a terminal, a final line otherwise."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),

@@ -1,4 +1,7 @@
-"""Shared per-clip analysis: one STFT and one mel filterbank, reused by every feature set."""
+"""Shared per-clip analysis: one STFT and one mel filterbank, reused by every feature set.
+
+Everything is float32 and computed once per clip (cached properties).
+"""
 
 from __future__ import annotations
 
@@ -12,13 +15,36 @@ from numpy.lib.stride_tricks import sliding_window_view
 from gra.config import FeaturizeSettings
 
 
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's Auditory Toolbox mel scale (librosa's default): linear below 1 kHz, log above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / (200.0 / 3)
+    log = hz >= 1000.0
+    return np.where(log, 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    hz = mel * (200.0 / 3)
+    return np.where(mel >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (mel - 15.0)), hz)
+
+
 @lru_cache(maxsize=8)
 def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    import librosa
+    """(n_mels, n_fft//2+1) triangular, area-normalised ("slaney") mel filterbank.
 
-    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax).astype(
-        np.float32
-    )
+    The same numbers as librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin,
+    fmax=fmax), without importing librosa in every worker process.
+    """
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = np.subtract.outer(mel_f, fft_freqs)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper)).astype(np.float32)
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return weights
 
 
 @lru_cache(maxsize=8)
@@ -42,21 +68,36 @@ class Analysis:
         return int(self.sample_rate * self.settings.hop_ms / 1000)
 
     @cached_property
-    def frames(self) -> np.ndarray:
-        """(n_frames, n_fft) centred, reflect-padded analysis frames (a view, no copy)."""
+    def padded(self) -> np.ndarray:
+        """The samples, zero-extended to at least n_fft, then reflect-padded by n_fft/2 a side."""
         n_fft = self.settings.n_fft
-        x = self.samples
+        x = np.asarray(self.samples, dtype=np.float32)
         if len(x) < n_fft:
             x = np.pad(x, (0, n_fft - len(x)))
-        x = np.pad(x, n_fft // 2, mode="reflect")
-        return sliding_window_view(x, n_fft)[:: self.hop]
+        return np.pad(x, n_fft // 2, mode="reflect")
+
+    @cached_property
+    def frames(self) -> np.ndarray:
+        """(n_frames, n_fft) centred, reflect-padded analysis frames (a view, no copy)."""
+        return sliding_window_view(self.padded, self.settings.n_fft)[:: self.hop]
+
+    @property
+    def n_frames(self) -> int:
+        return (len(self.padded) - self.settings.n_fft) // self.hop + 1
+
+    @cached_property
+    def spectrum(self) -> np.ndarray:
+        """(n_frames, n_fft//2+1) power spectrum, 25 ms Hann window: one frame per row."""
+        win = _window(self.settings.n_fft, int(0.025 * self.sample_rate))
+        spec = scipy.fft.rfft(self.frames * win, axis=1, overwrite_x=True, workers=1)
+        power = spec.real**2
+        power += spec.imag**2
+        return power
 
     @cached_property
     def power(self) -> np.ndarray:
-        """(n_fft//2+1, n_frames) power spectrogram, 25 ms Hann window."""
-        win = _window(self.settings.n_fft, int(0.025 * self.sample_rate))
-        spec = scipy.fft.rfft(self.frames * win, axis=1)
-        return np.ascontiguousarray((spec.real**2 + spec.imag**2).T, dtype=np.float32)
+        """(n_fft//2+1, n_frames) power spectrogram (the transpose of `spectrum`)."""
+        return np.ascontiguousarray(self.spectrum.T)
 
     @cached_property
     def magnitude(self) -> np.ndarray:
@@ -64,18 +105,38 @@ class Analysis:
 
     @cached_property
     def mel(self) -> np.ndarray:
+        """(n_mels, n_frames) mel energies."""
         s = self.settings
         basis = _mel_basis(self.sample_rate, s.n_fft, s.n_mels, s.fmin, s.fmax)
-        return basis @ self.power
+        return np.ascontiguousarray((self.spectrum @ basis.T).T)
 
     @cached_property
     def log_mel(self) -> np.ndarray:
         """(n_mels, n_frames) log-mel energies in dB."""
-        return 10 * np.log10(self.mel + 1e-10)
+        out = self.mel + np.float32(1e-10)
+        np.log10(out, out=out)
+        out *= 10
+        return out
 
     @cached_property
     def frame_rms(self) -> np.ndarray:
-        return np.sqrt(np.mean(self.frames**2, axis=1))
+        """RMS of each (unwindowed) analysis frame."""
+        frames = self.frames
+        return np.sqrt(np.einsum("ij,ij->i", frames, frames) / frames.shape[1])
+
+    @cached_property
+    def zero_crossing_rate(self) -> np.ndarray:
+        """Per frame, the fraction of adjacent sample pairs whose signs differ.
+
+        Sign changes are found once on the padded signal and summed per frame with a running
+        count, instead of comparing every frame's samples (frames overlap ~3x).
+        """
+        signs = np.signbit(self.padded)
+        running = np.zeros(len(signs), dtype=np.int32)
+        np.cumsum(signs[1:] != signs[:-1], dtype=np.int32, out=running[1:])
+        pairs = self.settings.n_fft - 1
+        starts = np.arange(self.n_frames) * self.hop
+        return ((running[starts + pairs] - running[starts]) / pairs).astype(np.float32)
 
     @property
     def seconds(self) -> float:

@@ -20,7 +20,7 @@ from gra.features.analysis import Analysis
 from gra.features.registry import VECTOR_SETS
 
 # Bump when feature code changes meaning, so stale cache entries are never reused.
-FEATURE_CODE_VERSION = 1
+FEATURE_CODE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,35 @@ def extract_clip(
     return ClipFeatures(names, vector, patch, speech.duration_seconds, speech.speech_seconds)
 
 
+def extract_chunk(
+    chunk: list[tuple[str, str]], audio: AudioSettings, settings: FeaturizeSettings, cache_dir: str
+) -> list[ClipFeatures | str]:
+    """Work unit for a worker: [(path, content hash)] -> features or an error message.
+
+    It lives here rather than in `pipeline` so that a pool worker unpickling it imports only
+    the extraction code (not pandas). BLAS/OpenMP pools are held to one thread while it runs:
+    the parallelism is the worker processes, and idle BLAS threads spinning on a core another
+    worker needs slowed extraction down about twofold.
+    """
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    cache = FeatureCache(Path(cache_dir), settings_key(audio, settings))
+    out: list[ClipFeatures | str] = []
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        for path, digest in chunk:
+            try:
+                result: ClipFeatures | str = extract_clip(path, audio, settings)
+            except Exception as exc:  # noqa: BLE001 - any failure quarantines the clip
+                result = f"{type(exc).__name__}: {exc}"
+            cache.put(digest, result)
+            out.append(result)
+    return out
+
+
 def settings_key(audio: AudioSettings, settings: FeaturizeSettings) -> str:
     blob = json.dumps(
         {
@@ -73,7 +102,8 @@ def settings_key(audio: AudioSettings, settings: FeaturizeSettings) -> str:
 
 
 def content_hash(path: str | Path) -> str:
-    with open(path, "rb") as handle:
+    # One unbuffered read of the whole file (clips are small), hashed in one call.
+    with open(path, "rb", buffering=0) as handle:
         return hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
 
 
@@ -85,22 +115,24 @@ class FeatureCache:
 
     def __init__(self, root: Path, key: str):
         self.directory = Path(root) / key
+        self._prefix = str(self.directory)  # lookups run once per clip: plain strings, no Path
 
-    def _path(self, digest: str) -> Path:
-        return self.directory / digest[:2] / f"{digest}.pkl"
+    def _path(self, digest: str) -> str:
+        return os.path.join(self._prefix, digest[:2], f"{digest}.pkl")
 
     def get(self, digest: str) -> ClipFeatures | str | None:
         try:
-            with open(self._path(digest), "rb") as handle:
-                return pickle.load(handle)
+            with open(self._path(digest), "rb", buffering=0) as handle:
+                return pickle.loads(handle.read())
         except (FileNotFoundError, EOFError, pickle.UnpicklingError):
             return None
 
     def put(self, digest: str, value: ClipFeatures | str) -> None:
         target = self._path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
         # Write then rename: parallel workers never see a half-written entry.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, target)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy.fft import dct
 
 from gra.features.analysis import Analysis, stats
+
+
+@lru_cache(maxsize=4)
+def _dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
+    """The first n_mfcc rows of the orthonormal DCT-II: coefficients = matrix @ log-mel."""
+    return dct(np.eye(n_mels), type=2, axis=0, norm="ortho")[:n_mfcc].astype(np.float32)
 
 
 def _delta(x: np.ndarray, width: int = 2) -> np.ndarray:
@@ -20,7 +28,7 @@ def _delta(x: np.ndarray, width: int = 2) -> np.ndarray:
 
 
 def compute(a: Analysis) -> dict[str, float]:
-    coeffs = dct(a.log_mel, type=2, axis=0, norm="ortho")[: a.settings.n_mfcc]
+    coeffs = _dct_matrix(a.log_mel.shape[0], a.settings.n_mfcc) @ a.log_mel
     d1 = _delta(coeffs)
     d2 = _delta(d1)
     return stats("mfcc", coeffs) | stats("mfcc_d1", d1) | stats("mfcc_d2", d2)

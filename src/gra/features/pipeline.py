@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from gra.config import AudioSettings, FeaturizeSettings
-from gra.features.extract import (
+from gra.features.extract import (  # extract_chunk: defined there so workers skip pandas
     ClipFeatures,
     FeatureCache,
     content_hash,
-    extract_clip,
+    extract_chunk,
     settings_key,
 )
 from gra.parallel import map_chunks
@@ -35,26 +35,6 @@ class FeatureTable:
 
 
 META_COLUMNS = ("clip_id", "duration", "speech_seconds")
-
-
-def extract_chunk(
-    chunk: list[tuple[str, str]], audio: AudioSettings, settings: FeaturizeSettings, cache_dir: str
-) -> list[ClipFeatures | str]:
-    """Work unit for a worker: [(path, content hash)] -> features or an error message."""
-    import warnings
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    cache = FeatureCache(Path(cache_dir), settings_key(audio, settings))
-    out: list[ClipFeatures | str] = []
-    for path, digest in chunk:
-        try:
-            result: ClipFeatures | str = extract_clip(path, audio, settings)
-        except Exception as exc:  # noqa: BLE001 - any failure quarantines the clip, run goes on
-            result = f"{type(exc).__name__}: {exc}"
-        cache.put(digest, result)
-        out.append(result)
-    return out
 
 
 def featurize(
