@@ -143,7 +143,8 @@ class EvaluateSettings(_Section):
 
 class GateSettings(_Section):
     model_name: str = "gra"
-    min_test: dict[str, dict[str, float]] = {}
+    min_test: dict[str, dict[str, float]] = {}  # task -> metric -> lowest acceptable
+    max_test: dict[str, dict[str, float]] = {}  # task -> metric -> highest (errors, e.g. MAE)
     beat_champion: bool = True
     tolerance: float = 0.0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +82,8 @@ class CnnClassifier:
         self.mean = 0.0
         self.std = 1.0
         self.history: list[dict[str, float]] = []
+        # Called with each epoch's record (progress bars); not saved with the model.
+        self.on_epoch: Callable[[dict[str, float]], None] | None = None
         self.best_epoch: int | None = None
         with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
             torch.manual_seed(self.seed)
@@ -232,6 +234,8 @@ class CnnClassifier:
                         }
                         self.best_epoch = epoch + 1
                 self.history.append(record)
+                if self.on_epoch:
+                    self.on_epoch(record)
 
             if best_state is not None:
                 self.net.load_state_dict(best_state)

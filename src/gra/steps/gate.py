@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from gra.artifacts import read_features, read_json, read_table, task_data, write_json
 from gra.config import Settings
-from gra.errors import GateFailed
+from gra.errors import GateFailed, UserError
 from gra.evaluation import score
 from gra.features.pipeline import featurize
 from gra.registry import Champion, build_bundle, current_champion, promote
@@ -33,9 +33,17 @@ def run(settings: Settings) -> GateResult:
     for task, r in evaluation["tasks"].items():
         test = r["candidates"][r["winner"]]["test"]
         row = {"winner": r["winner"], "candidate": {metric: test[metric]}}
+        limits = {**settings.gate.min_test.get(task, {}), **settings.gate.max_test.get(task, {})}
+        unknown = sorted(set(limits) - set(test))
+        if unknown:
+            known = ", ".join(k for k in test if k not in ("n", "per_class"))
+            raise UserError(f"gate limits name unknown {task} metrics {unknown}; use: {known}")
         for name, floor in settings.gate.min_test.get(task, {}).items():
             if test[name] < floor:
                 result.reasons.append(f"{task}: test {name} {test[name]:.4f} < floor {floor}")
+        for name, ceiling in settings.gate.max_test.get(task, {}).items():
+            if test[name] > ceiling:
+                result.reasons.append(f"{task}: test {name} {test[name]:.4f} > ceiling {ceiling}")
         if task in champion_scores:
             best = champion_scores[task][metric]
             row["champion"] = {metric: best, "tag": champion.tag}

@@ -9,6 +9,7 @@ from gra.artifacts import read_features, read_table, task_data, write_json
 from gra.config import Settings
 from gra.errors import UserError
 from gra.models import build
+from gra.progress import bar
 
 
 def candidate_dir(settings: Settings, family: str) -> Path:
@@ -36,7 +37,12 @@ def run(settings: Settings, family: str) -> dict:
             )
         started = time.perf_counter()
         model = build(family, classes, settings.train)
-        model.fit(train.X, train.y, val.X, val.y)
+        if hasattr(model, "on_epoch"):  # long training: show epochs as they finish
+            with bar(f"{family}/{task}", settings.train.cnn.epochs) as advance:
+                model.on_epoch = lambda _record: advance(1)
+                model.fit(train.X, train.y, val.X, val.y)
+        else:
+            model.fit(train.X, train.y, val.X, val.y)
         model.save(out / task)
         summary["tasks"][task] = {
             "train_clips": len(train.y),
