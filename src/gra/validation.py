@@ -24,31 +24,14 @@ import numpy as np
 import pandas as pd
 
 from gra.config import Settings
+from gra.data.labels import AGE_GROUPS as _AGE_GROUPS
+from gra.data.labels import GENDERS as _GENDERS
+from gra.data.sources import MANIFEST_COLUMNS
 from gra.errors import DataValidationError
 
-MANIFEST_COLUMNS = [
-    "clip_id",
-    "path",
-    "client_id",
-    "gender",
-    "age",
-    "locale",
-    "duration",
-    "source",
-    "split_hint",
-]
-GENDERS = ["female", "male", "other"]
-CV_AGE_GROUPS = [
-    "teens",
-    "twenties",
-    "thirties",
-    "fourties",
-    "fifties",
-    "sixties",
-    "seventies",
-    "eighties",
-    "nineties",
-]
+# One vocabulary for the whole project: the readers define it, the suites check against it.
+GENDERS = list(_GENDERS)
+CV_AGE_GROUPS = list(_AGE_GROUPS)
 SPLIT_HINTS = ["train", "dev", "test"]
 MAX_ABS_FEATURE = 1e6
 
@@ -113,6 +96,20 @@ class ValidationReport:
 # --------------------------------------------------------------------------- public API
 
 
+def _table_checks(e: Any, columns: list[str], exact: bool, has_clip_id: bool) -> list:
+    """Checks both suites share: the column set, at least one row, clip ids present and unique."""
+    exps = [
+        e.ExpectTableColumnsToMatchSet(column_set=columns, exact_match=exact),
+        e.ExpectTableRowCountToBeBetween(min_value=1),
+    ]
+    if has_clip_id:
+        exps += [
+            e.ExpectColumnValuesToNotBeNull(column="clip_id"),
+            e.ExpectColumnValuesToBeUnique(column="clip_id"),
+        ]
+    return exps
+
+
 def validate_manifest(manifest: pd.DataFrame, settings: Settings) -> ValidationReport:
     """Check the clip manifest: columns, ids, labels, durations and that every file exists."""
     df = manifest.copy()
@@ -129,15 +126,7 @@ def validate_manifest(manifest: pd.DataFrame, settings: Settings) -> ValidationR
     age_set = _union(CV_AGE_GROUPS, settings.labels.age, settings.labels.age_merge)
 
     def build(e: Any) -> list:
-        exps = [
-            e.ExpectTableColumnsToMatchSet(column_set=MANIFEST_COLUMNS, exact_match=False),
-            e.ExpectTableRowCountToBeBetween(min_value=1),
-        ]
-        if "clip_id" in present:
-            exps += [
-                e.ExpectColumnValuesToNotBeNull(column="clip_id"),
-                e.ExpectColumnValuesToBeUnique(column="clip_id"),
-            ]
+        exps = _table_checks(e, MANIFEST_COLUMNS, exact=False, has_clip_id="clip_id" in present)
         # duration may be null: an unreadable header is quarantined by featurize, not fatal.
         exps += [
             e.ExpectColumnValuesToNotBeNull(column=c)
@@ -197,15 +186,9 @@ def validate_features(
     wanted = ["clip_id", *expected_columns]
 
     def build(e: Any) -> list:
-        exps = [
-            e.ExpectTableColumnsToMatchSet(column_set=_union(wanted, helpers), exact_match=True),
-            e.ExpectTableRowCountToBeBetween(min_value=1),
-        ]
-        if "clip_id" in present:
-            exps += [
-                e.ExpectColumnValuesToNotBeNull(column="clip_id"),
-                e.ExpectColumnValuesToBeUnique(column="clip_id"),
-            ]
+        exps = _table_checks(
+            e, _union(wanted, helpers), exact=True, has_clip_id="clip_id" in present
+        )
         exps += [
             e.ExpectColumnValuesToBeInSet(column=NONFINITE, value_set=[""]),
             e.ExpectColumnValuesToBeInSet(column=OUT_OF_RANGE, value_set=[""]),
