@@ -39,6 +39,8 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
             progress.advance(task, n)
             t = progress.tasks[task]
             if t.elapsed:
-                progress.update(task, rate=f"{t.completed / t.elapsed:,.0f}/s")
+                rate = t.completed / t.elapsed
+                text = f"{rate:,.0f}/s" if rate >= 1 else f"{1 / rate:.1f} s each"
+                progress.update(task, rate=text)
 
         yield advance
