@@ -87,7 +87,9 @@ def reduce_noise(samples: np.ndarray, rate: int, noise_mask: np.ndarray) -> np.n
     n_fft, hop = 512, 128
     spec = librosa.stft(samples, n_fft=n_fft, hop_length=hop)
     mag_db = 20 * np.log10(np.abs(spec) + 1e-10)
-    frames_noise = noise_mask[::hop][: mag_db.shape[1]]
+    # Centred STFT: frame t is centred on sample t * hop.
+    centres = np.minimum(np.arange(mag_db.shape[1]) * hop, len(noise_mask) - 1)
+    frames_noise = noise_mask[centres]
     noise = mag_db[:, frames_noise] if frames_noise.sum() >= 10 else mag_db
     if noise is mag_db:  # no clear pause: use the quietest 10% of frames as the noise profile
         quiet = np.argsort(mag_db.mean(axis=0))[: max(1, mag_db.shape[1] // 10)]

@@ -96,10 +96,12 @@ class FeaturizeSettings(_Section):
     workers: int = Field(2, ge=1)
     chunk_size: int = Field(32, ge=1)
     dask_address: str | None = None
+    max_quarantined_percent: float = Field(10.0, ge=0, le=100)
 
     def extraction_only(self) -> dict[str, Any]:
         """The values that change what a clip's features are (not how they are scheduled)."""
-        return self.model_dump(mode="json", exclude={"workers", "chunk_size", "dask_address"})
+        scheduling = {"workers", "chunk_size", "dask_address", "max_quarantined_percent"}
+        return self.model_dump(mode="json", exclude=scheduling)
 
 
 class SvmSettings(_Section):

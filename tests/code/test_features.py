@@ -150,3 +150,30 @@ def test_dask_task_runner_when_an_address_is_set(tmp_path, settings, prefect_api
         table = featurize(manifest, settings.audio, on_dask, tmp_path / "dask-cache")
     assert table.stats["extracted"] == 4
     pd.testing.assert_frame_equal(serial.vectors, table.vectors)
+
+
+def test_noise_reduction_path_gives_finite_features(tmp_path, settings):
+    clean = settings.audio.model_copy(update={"noise_reduction": True})
+    for i, rate in enumerate((16000, 22050, 44100, 48000)):
+        path = _voice(tmp_path / f"n{i}.wav", 120 + 20 * i, rate=rate, seconds=1.3 + 0.37 * i)
+        features = extract_clip(path, clean, settings.featurize)
+        assert np.isfinite(features.vector).all() and features.speech_seconds > 1.0
+
+
+def test_too_many_quarantined_clips_stop_the_step(tmp_path, settings):
+    from gra.errors import UserError
+    from gra.steps.featurize import _check_quarantine
+
+    bad = [tmp_path / f"bad{i}.mp3" for i in range(3)]
+    for path in bad:
+        path.write_bytes(b"garbage")
+    good = [_voice(tmp_path / "ok.wav", 150)]
+    table = featurize(_manifest(good + bad), settings.audio, settings.featurize, tmp_path / "c")
+    with pytest.raises(UserError, match="3 of 4 clips were quarantined"):
+        _check_quarantine(table, settings)
+    lenient = settings.model_copy(
+        update={
+            "featurize": settings.featurize.model_copy(update={"max_quarantined_percent": 80.0})
+        }
+    )
+    _check_quarantine(table, lenient)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from gra.artifacts import read_table, write_features, write_json
+from gra.artifacts import QUARANTINE, read_table, write_features, write_json
 from gra.config import Settings
+from gra.errors import UserError
 from gra.features.pipeline import FeatureTable, featurize
 from gra.progress import bar
 
@@ -33,4 +34,20 @@ def run(settings: Settings) -> FeatureTable:
             .to_dict(),
         },
     )
+    _check_quarantine(table, settings)
     return table
+
+
+def _check_quarantine(table: FeatureTable, settings: Settings) -> None:
+    """A few bad clips are normal; many mean a systematic fault, which must not pass quietly."""
+    limit = settings.featurize.max_quarantined_percent
+    total = len(table.vectors) + len(table.quarantine)
+    if not total or 100 * len(table.quarantine) / total <= limit:
+        return
+    reasons = table.quarantine["reason"].value_counts().head(3)
+    raise UserError(
+        f"{len(table.quarantine)} of {total} clips were quarantined, over the "
+        f"featurize.max_quarantined_percent limit of {limit}%. Most common reasons:\n"
+        + "\n".join(f"  {n} x {reason}" for reason, n in reasons.items())
+        + f"\nAll of them are listed in {settings.paths.features / QUARANTINE}."
+    )
