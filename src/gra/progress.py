@@ -38,7 +38,7 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
                 progress.update(task, total=total)
             progress.advance(task, n)
             t = progress.tasks[task]
-            if t.elapsed:
+            if t.elapsed and t.completed:
                 rate = t.completed / t.elapsed
                 text = f"{rate:,.0f}/s" if rate >= 1 else f"{1 / rate:.1f} s each"
                 progress.update(task, rate=text)
