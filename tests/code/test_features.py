@@ -177,3 +177,11 @@ def test_too_many_quarantined_clips_stop_the_step(tmp_path, settings):
         }
     )
     _check_quarantine(table, lenient)
+
+
+def test_cache_key_follows_the_feature_code(settings, monkeypatch):
+    from gra.features import extract
+
+    before = extract.settings_key(settings.audio, settings.featurize)
+    monkeypatch.setattr(extract, "code_fingerprint", lambda: "edited-code")
+    assert extract.settings_key(settings.audio, settings.featurize) != before

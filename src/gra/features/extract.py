@@ -8,6 +8,7 @@ import os
 import pickle
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,20 @@ from gra.features import logmel
 from gra.features.analysis import Analysis
 from gra.features.registry import VECTOR_SETS
 
-# Bump when feature code changes meaning, so stale cache entries are never reused.
+# Bump to invalidate every cache on purpose; code edits already do (see code_fingerprint).
 FEATURE_CODE_VERSION = 2
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the audio front end and feature code: editing either invalidates the cache, so
+    a cached result (or a cached failure) never outlives the code that produced it."""
+    package = Path(__file__).resolve().parents[1]
+    files = [package / "audio.py", *sorted((package / "features").glob("*.py"))]
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + file.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,7 @@ def settings_key(audio: AudioSettings, settings: FeaturizeSettings) -> str:
     blob = json.dumps(
         {
             "code": FEATURE_CODE_VERSION,
+            "source": code_fingerprint(),
             "audio": audio.model_dump(mode="json"),
             "features": settings.extraction_only(),
         },
