@@ -185,3 +185,21 @@ def test_cache_key_follows_the_feature_code(settings, monkeypatch):
     before = extract.settings_key(settings.audio, settings.featurize)
     monkeypatch.setattr(extract, "code_fingerprint", lambda: "edited-code")
     assert extract.settings_key(settings.audio, settings.featurize) != before
+
+
+def test_noise_gate_lowers_the_noise_between_words(settings):
+    from gra.audio import reduce_noise, speech_mask
+
+    rate = 16000
+    rng = np.random.default_rng(1)
+    t = np.arange(rate * 3) / rate
+    words = (np.sin(2 * np.pi * 1.0 * t) > 0.3).astype(np.float32)  # speech-like on/off
+    tone = 0.3 * np.sin(2 * np.pi * 180 * t) * words
+    noisy = (tone + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+    mask = speech_mask(noisy, rate, settings.audio.vad)
+    cleaned = reduce_noise(noisy, rate, ~mask)
+    pause = words == 0
+    assert cleaned.shape == noisy.shape
+    # The pauses get much quieter; the words keep their energy.
+    assert np.std(cleaned[pause]) < 0.5 * np.std(noisy[pause])
+    assert np.std(cleaned[~pause]) > 0.9 * np.std(noisy[~pause])
