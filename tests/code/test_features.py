@@ -111,15 +111,15 @@ def prefect_api():
         os.environ["PREFECT_API_URL"] = before
 
 
+def _serial_reference(tmp_path: Path, settings, n: int):
+    """n clips and their features computed inline, to compare a parallel run against."""
+    manifest = _manifest([_voice(tmp_path / f"s{i}.wav", 90 + 15 * i) for i in range(n)])
+    inline = settings.featurize.model_copy(update={"workers": 1})
+    return manifest, featurize(manifest, settings.audio, inline, tmp_path / "serial-cache")
+
+
 def test_parallel_prefect_path_matches_serial(tmp_path, settings, prefect_api):
-    paths = [_voice(tmp_path / f"p{i}.wav", 90 + 15 * i) for i in range(6)]
-    manifest = _manifest(paths)
-    serial = featurize(
-        manifest,
-        settings.audio,
-        settings.featurize.model_copy(update={"workers": 1}),
-        tmp_path / "serial-cache",
-    )
+    manifest, serial = _serial_reference(tmp_path, settings, 6)
     parallel_settings = settings.featurize.model_copy(update={"workers": 2, "chunk_size": 2})
     done = []
     parallel = featurize(
@@ -133,14 +133,7 @@ def test_parallel_prefect_path_matches_serial(tmp_path, settings, prefect_api):
 def test_dask_task_runner_when_an_address_is_set(tmp_path, settings, prefect_api):
     from distributed import LocalCluster
 
-    paths = [_voice(tmp_path / f"d{i}.wav", 100 + 25 * i) for i in range(4)]
-    manifest = _manifest(paths)
-    serial = featurize(
-        manifest,
-        settings.audio,
-        settings.featurize.model_copy(update={"workers": 1}),
-        tmp_path / "serial-cache",
-    )
+    manifest, serial = _serial_reference(tmp_path, settings, 4)
     with LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
