@@ -40,3 +40,11 @@ def test_missing_data_source_and_missing_upstream_output(tmp_path):
     assert proc.returncode == 1 and "data/raw/nowhere does not exist" in proc.stderr
     proc = _gra("split", cwd=tmp_path)
     assert proc.returncode == 1 and "run `gra ingest`" in proc.stderr
+
+
+def test_select_metric_is_per_task_and_checked(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["evaluate"]["select_metric"] = {"age": "mae"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    proc = _gra("ingest", cwd=tmp_path)
+    assert proc.returncode == 1 and "evaluate.select_metric.age" in proc.stderr

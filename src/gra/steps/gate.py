@@ -23,7 +23,6 @@ class GateResult:
 
 def run(settings: Settings) -> GateResult:
     evaluation = read_json(settings.paths.reports / "evaluation.json")
-    metric = evaluation["select_metric"]
     splits = read_table(settings.paths.splits, "split")
     features = read_features(settings.paths.features)
     champion = current_champion(settings.gate.model_name)
@@ -31,6 +30,7 @@ def run(settings: Settings) -> GateResult:
 
     result = GateResult(passed=True)
     for task, r in evaluation["tasks"].items():
+        metric = r["select_metric"]
         test = r["candidates"][r["winner"]]["test"]
         row = {"winner": r["winner"], "candidate": {metric: test[metric]}}
         limits = {**settings.gate.min_test.get(task, {}), **settings.gate.max_test.get(task, {})}
@@ -70,7 +70,6 @@ def run(settings: Settings) -> GateResult:
         {
             "passed": result.passed,
             "reasons": result.reasons,
-            "metric": metric,
             "comparison": result.comparison,
             "promoted": result.tag,
         },
