@@ -20,9 +20,6 @@ from gra.features import logmel
 from gra.features.analysis import Analysis
 from gra.features.registry import VECTOR_SETS
 
-# Bump to invalidate every cache on purpose; code edits already do (see code_fingerprint).
-FEATURE_CODE_VERSION = 2
-
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
@@ -105,7 +102,6 @@ def extract_chunk(
 def settings_key(audio: AudioSettings, settings: FeaturizeSettings) -> str:
     blob = json.dumps(
         {
-            "code": FEATURE_CODE_VERSION,
             "source": code_fingerprint(),
             "audio": audio.model_dump(mode="json"),
             "features": settings.extraction_only(),

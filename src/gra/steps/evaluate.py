@@ -49,13 +49,13 @@ def run(settings: Settings) -> dict:
         report += _task_report(
             task, winner, metric, candidates, test, test_proba[winner], classes, ordinal
         )
-    write_json(settings.paths.metrics / "metrics.json", _headline(result))
+    write_json(settings.paths.metrics / "metrics.json", winner_metrics(result))
     write_json(settings.paths.reports / "evaluation.json", result)
     (settings.paths.reports / "evaluation.md").write_text("\n".join(report) + "\n")
     return result
 
 
-def _headline(result: dict) -> dict:
+def winner_metrics(result: dict) -> dict:
     """What `dvc metrics show` prints: each task's winner and its test scores. Every
     candidate's val and test scores are in reports/evaluation.json."""
     out: dict = {}

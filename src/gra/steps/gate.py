@@ -11,6 +11,7 @@ from gra.errors import GateFailed, UserError
 from gra.evaluation import score
 from gra.features.pipeline import featurize
 from gra.registry import Champion, build_bundle, current_champion, promote
+from gra.steps.evaluate import winner_metrics
 
 
 @dataclass
@@ -57,10 +58,7 @@ def run(settings: Settings) -> GateResult:
 
     if result.passed:
         winners = {t: r["winner"] for t, r in evaluation["tasks"].items()}
-        metrics = {
-            t: {k: v for k, v in r["candidates"][r["winner"]]["test"].items() if k != "per_class"}
-            for t, r in evaluation["tasks"].items()
-        }
+        metrics = winner_metrics(evaluation)
         bundle = build_bundle(
             settings, winners, features.feature_columns, metrics, settings.paths.models / "bundle"
         )
