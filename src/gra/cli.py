@@ -197,6 +197,100 @@ def rollback(params: ParamsOption = Path("params.yaml")) -> None:
     console.print(f"champion is now {after or 'none'}")
 
 
+@app.command()
+@_friendly
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default serve.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default serve.port).")] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Serve the champion over HTTP (BentoML): /predict, /predict_batch, the page at /."""
+    from gra.registry import current_champion
+
+    settings = _settings(params)
+    champ = current_champion(settings.gate.model_name)
+    if champ is None:
+        raise UserError(
+            f"no champion {settings.gate.model_name!r} in the BentoML model store: "
+            "train one first (make demo, or dvc repro)"
+        )
+    host = host or settings.serve.host
+    port = port or settings.serve.port
+    console.print(f"serving {champ.tag} on http://{host}:{port}/ (Ctrl+C to stop)")
+    os.environ["GRA_PARAMS"] = str(params.resolve())
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    cmd = [bentoml, "serve", "gra.serving.service:GRA", "--host", host, "--port", str(port)]
+    os.execv(bentoml, cmd)
+
+
+@app.command()
+@_friendly
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="Audio files or folders (searched).")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table or jsonl (one JSON object per file).")
+    ] = "table",
+    url: Annotated[
+        str | None, typer.Option(help="A running service (http://host:port); default: local.")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Gender and age group for each recording. A file that fails gets an error, the rest go on."""
+    import json
+
+    from gra.progress import bar
+    from gra.serving.client import expand, predict_local, predict_remote
+
+    if format not in ("table", "jsonl"):
+        raise UserError(f"--format must be table or jsonl, not {format!r}")
+    files = expand(paths)
+    if not files:
+        raise UserError("no audio files found in " + ", ".join(map(str, paths)))
+    rows: list[dict] = []
+    with bar("predict", len(files)) as advance:
+        if url:
+            results = predict_remote(url, files, progress=advance)
+        else:
+            from gra.serving.predictor import Predictor
+
+            predictor = Predictor.from_settings(_settings(params))
+            results = predict_local(predictor, files, progress=advance)
+        for result in results:
+            if format == "jsonl":
+                print(json.dumps(result), flush=True)
+            rows.append(result)
+    if format == "table":
+        print_predictions(rows)
+    failed = sum("error" in r for r in rows)
+    if failed:
+        console.print(f"[yellow]{failed} of {len(rows)} files could not be used[/]")
+    if failed == len(rows):
+        raise typer.Exit(1)
+
+
+def print_predictions(rows: list[dict]) -> None:
+    table = Table()
+    for col in ("file", "gender", "age group", "speech s", "note"):
+        table.add_column(col, justify="right" if col == "speech s" else "left")
+
+    def cell(task: dict | None) -> str:
+        if task is None:
+            return "-"
+        p = task["probabilities"][task["label"]]
+        return f"{task['label']} {p:.0%}" + (" ?" if task["uncertain"] else "")
+
+    for r in rows:
+        if "error" in r:
+            table.add_row(r["path"], "", "", "", f"[red]{r['error']}[/]")
+            continue
+        note = "" if r["speech_detected"] else "no speech"
+        table.add_row(
+            r["path"], cell(r["gender"]), cell(r["age"]), f"{r['speech_seconds']:.1f}", note
+        )
+    Console().print(table)
+    Console(stderr=True).print("? = uncertain (top probability under serve.uncertain_below)")
+
+
 def print_metrics(result: dict) -> None:
     """The readable metrics table: every candidate's test scores, winner marked."""
     table = Table(title="Test split (speaker-disjoint); winner chosen on validation")

@@ -65,8 +65,11 @@ class SplitSettings(_Section):
 
 class VadSettings(_Section):
     enabled: bool = True
-    frame_ms: float = 25
-    threshold_db: float = 35.0
+    method: Literal["silero", "energy"] = "silero"
+    threshold: float = Field(0.5, gt=0, lt=1)  # silero: speech probability per 32 ms frame
+    min_silence_ms: float = 100  # silero: shorter pauses do not split speech
+    frame_ms: float = 25  # energy
+    threshold_db: float = 35.0  # energy
     min_speech_ms: float = 200
     pad_ms: float = 150
 
@@ -77,6 +80,16 @@ class AudioSettings(_Section):
     vad: VadSettings = VadSettings()
     loudness_dbfs: float = -23.0
     noise_reduction: bool = False
+
+    @model_validator(mode="after")
+    def _vad_rate(self) -> AudioSettings:
+        if (
+            self.vad.enabled
+            and self.vad.method == "silero"
+            and self.sample_rate not in (8000, 16000)
+        ):
+            raise ValueError("audio.vad.method silero needs audio.sample_rate 8000 or 16000")
+        return self
 
 
 FeatureSetName = Literal["mfcc", "spectral", "prosodic", "logmel"]
@@ -162,6 +175,22 @@ class GateSettings(_Section):
     tolerance: float = 0.0
 
 
+class ServeSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=1, le=65535)
+    workers: int = Field(2, ge=1)
+    max_upload_mb: float = Field(20.0, gt=0)  # per file, checked before decoding (HTTP 413)
+    max_duration_seconds: float = Field(600.0, gt=0)  # longer recordings are refused
+    min_duration_seconds: float = Field(0.25, ge=0)  # shorter ones cannot hold a word
+    max_batch_files: int = Field(32, ge=1)
+    # A prediction is flagged uncertain when its top probability is below this, per task.
+    uncertain_below: dict[TaskName, float] = {"gender": 0.8, "age": 0.5}
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
 class Settings(_Section):
     paths: Paths
     data: DataSettings
@@ -172,6 +201,7 @@ class Settings(_Section):
     train: TrainSettings
     evaluate: EvaluateSettings
     gate: GateSettings
+    serve: ServeSettings = ServeSettings()
 
 
 def load_settings(path: Path | str = DEFAULT_PARAMS) -> Settings:

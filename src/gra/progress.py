@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,10 +27,15 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    # No stdout/stderr redirection: Prefect pickles its context for pool workers, and rich's
-    # redirect proxies (which hold locks) would end up in it.
+    # On stderr: stdout carries results (`gra predict --format jsonl`). No stdout/stderr
+    # redirection: Prefect pickles its context for pool workers, and rich's redirect proxies
+    # (which hold locks) would end up in it.
     with Progress(
-        *columns, transient=False, redirect_stdout=False, redirect_stderr=False
+        *columns,
+        console=Console(stderr=True),
+        transient=False,
+        redirect_stdout=False,
+        redirect_stderr=False,
     ) as progress:
         task = progress.add_task(description, total=total, rate="")
 

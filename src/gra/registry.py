@@ -39,7 +39,10 @@ class Champion:
 
     @property
     def audio(self) -> AudioSettings:
-        return AudioSettings.model_validate(self.info["audio"])
+        audio = dict(self.info["audio"])
+        # Bundles from before silero VAD existed were trained with the energy detector.
+        audio["vad"] = {"method": "energy", **audio.get("vad", {})}
+        return AudioSettings.model_validate(audio)
 
     @property
     def featurize(self) -> FeaturizeSettings:

@@ -229,6 +229,26 @@ def _speaker_voice(spk: _Speaker, rng: np.random.Generator) -> _Voice:
     )
 
 
+def speech_like(f0: float, seconds: float = 2.0, sr: int = 16000, seed: int = 0) -> np.ndarray:
+    """One synthetic utterance at mean pitch `f0` (float32, peak 0.5): test audio that a
+    voice activity detector accepts as speech, unlike a plain tone."""
+    rng = np.random.default_rng(seed)
+    voice = _Voice(
+        f0=f0,
+        vtl=16.0 if f0 < 165 else 14.0,
+        jitter=0.005,
+        shimmer=0.03,
+        tremor=0.0,
+        tremor_hz=5.0,
+        breath=0.02,
+        rate=4.0,
+        open_quotient=0.6,
+        f0_range=0.05,
+    )
+    audio, _ = _synth_clip(voice, sr, rng, seconds)
+    return (0.5 * audio / (np.abs(audio).max() + 1e-9)).astype(np.float32)
+
+
 def _resonate(x: np.ndarray, freqs: np.ndarray, sr: int, bw: np.ndarray, zi: np.ndarray) -> None:
     """Cascade of 2nd-order formant resonators (Klatt 1980, unity DC gain), in place."""
     for j in range(len(freqs)):

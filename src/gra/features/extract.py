@@ -26,7 +26,10 @@ def code_fingerprint() -> str:
     """Hash of the audio front end and feature code: editing either invalidates the cache, so
     a cached result (or a cached failure) never outlives the code that produced it."""
     package = Path(__file__).resolve().parents[1]
-    files = [package / "audio.py", *sorted((package / "features").glob("*.py"))]
+    files = [
+        *sorted((package / "audio").glob("*.py")),
+        *sorted((package / "features").glob("*.py")),
+    ]
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode() + file.read_bytes())

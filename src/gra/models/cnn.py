@@ -260,9 +260,9 @@ class CnnClassifier:
         return out
 
     def predict_proba(self, X: FeatureMatrix) -> np.ndarray:
-        patches = self._patches(X)
-        with _torch_threads(self.settings.threads):
-            proba = self._predict(patches)
+        # No thread setting here: set_num_threads is process-wide, and a server predicting on
+        # several threads sets it once at start-up.
+        proba = self._predict(self._patches(X))
         return proba / proba.sum(axis=1, keepdims=True) if len(proba) else proba
 
     # ---------------------------------------------------------- persistence

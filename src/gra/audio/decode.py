@@ -1,0 +1,146 @@
+"""Any audio file (or upload) to mono float32 samples at its native rate.
+
+libsndfile (via soundfile) reads wav, flac, mp3 and ogg (vorbis/opus) quickly; whatever it does
+not recognise (webm from browsers' MediaRecorder, m4a/aac, ...) goes through FFmpeg (PyAV).
+Decoding stops as soon as a recording passes `max_seconds`, so a tiny but very long file (a
+few kbit/s opus can hold hours in 20 MB) cannot exhaust memory.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from gra.errors import UserError
+
+Source = str | Path | bytes
+
+
+class AudioDecodeError(UserError):
+    """The input could not be decoded as audio."""
+
+
+class UnsupportedAudio(AudioDecodeError):
+    """Neither libsndfile nor FFmpeg recognises the container or codec (or it is not audio)."""
+
+
+class CorruptAudio(AudioDecodeError):
+    """The format was recognised but decoding failed (truncated or damaged data)."""
+
+
+class EmptyAudio(AudioDecodeError):
+    """The file decodes to zero samples."""
+
+
+class AudioTooLong(UserError):
+    """The recording is longer than the allowed duration."""
+
+    def __init__(self, limit_seconds: float):
+        super().__init__(
+            f"the recording is longer than the {limit_seconds:g} s limit; cut it or raise the "
+            "limit (serve.max_duration_seconds in params.yaml)"
+        )
+        self.limit_seconds = limit_seconds
+
+
+# libsndfile's messages when it does not know the format at all (then FFmpeg gets a try);
+# any other failure means it knew the format and the data is bad.
+_UNKNOWN_FORMAT = ("format not recognised", "unknown format", "unimplemented format")
+
+
+def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode a path or raw bytes into (mono float32 samples, native sample rate)."""
+    try:
+        handle = sf.SoundFile(
+            io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+        )
+    except sf.LibsndfileError as exc:
+        if not any(text in str(exc).lower() for text in _UNKNOWN_FORMAT):
+            raise CorruptAudio(f"cannot decode audio: {_reason(exc)}") from exc
+        data, rate = _decode_ffmpeg(source, max_seconds)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise CorruptAudio(f"cannot decode audio: {_reason(exc)}") from exc
+    else:
+        with handle:
+            data, rate = _read_soundfile(handle, max_seconds)
+    return _to_mono(data), rate
+
+
+def _reason(exc: Exception) -> str:
+    # libsndfile prefixes its message with the repr of the file object: keep only the reason.
+    return str(exc).split(": ", 1)[-1] if "<_io." in str(exc) else str(exc)
+
+
+def _read_soundfile(handle: sf.SoundFile, max_seconds: float | None) -> tuple[np.ndarray, int]:
+    rate = handle.samplerate
+    limit = -1 if max_seconds is None else int(max_seconds * rate) + 1
+    try:
+        data = handle.read(frames=limit, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise CorruptAudio(f"cannot decode audio: {_reason(exc)}") from exc
+    if max_seconds is not None and len(data) >= limit:
+        raise AudioTooLong(max_seconds)
+    return data, rate
+
+
+def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarray, int]:
+    import av
+
+    handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else str(source)
+    try:
+        container = av.open(handle, mode="r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise UnsupportedAudio(
+            "not a recognised audio file (supported: wav, flac, mp3, ogg/opus, webm, m4a and "
+            "other formats FFmpeg reads)"
+        ) from exc
+    with container:
+        if not container.streams.audio:
+            raise UnsupportedAudio("the file has no audio stream")
+        stream = container.streams.audio[0]
+        blocks: list[np.ndarray] = []
+        total, rate = 0, 0
+        try:
+            for frame in container.decode(stream):
+                rate = rate or frame.sample_rate
+                block = frame.to_ndarray()  # planar (channels, n) or packed (1, n * channels)
+                if not frame.format.is_planar:
+                    block = block.reshape(-1, len(frame.layout.channels)).T
+                blocks.append(_as_float(block))
+                total += block.shape[1]
+                if max_seconds is not None and total > max_seconds * rate:
+                    raise AudioTooLong(max_seconds)
+        except av.FFmpegError as exc:
+            raise CorruptAudio(f"cannot decode audio: {exc}") from exc
+    if not blocks:
+        raise EmptyAudio("the audio has zero length")
+    return np.concatenate(blocks, axis=1).T, rate
+
+
+def _as_float(block: np.ndarray) -> np.ndarray:
+    if block.dtype.kind == "f":
+        return block.astype(np.float32, copy=False)
+    scale = float(np.iinfo(block.dtype).max) + 1
+    if block.dtype.kind == "u":  # 8-bit audio is unsigned around 128
+        return ((block.astype(np.float32) - scale / 2) / (scale / 2)).astype(np.float32)
+    return (block.astype(np.float32) / scale).astype(np.float32)
+
+
+def _to_mono(data: np.ndarray) -> np.ndarray:
+    """(frames, channels) -> mono by averaging channels; rejects empty or non-finite audio."""
+    if data.size == 0:
+        raise EmptyAudio("the audio has zero length")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if not np.all(np.isfinite(mono)):
+        raise CorruptAudio("the decoded audio contains NaN or infinite samples")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return samples
+    return soxr.resample(samples, rate, target).astype(np.float32, copy=False)

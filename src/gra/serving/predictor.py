@@ -1,0 +1,190 @@
+"""One recording in, gender and age group out, with the champion's own audio and feature
+settings. The HTTP service and `gra predict` both call this, so they cannot disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gra.audio import (
+    AudioDecodeError,
+    AudioTooLong,
+    CorruptAudio,
+    EmptyAudio,
+    UnsupportedAudio,
+    detect_speech,
+    windows,
+)
+from gra.config import ServeSettings, Settings
+from gra.errors import UserError
+from gra.models import FeatureMatrix
+from gra.registry import Champion, current_champion
+
+Source = str | Path | bytes
+
+
+class InputRejected(UserError):
+    """A recording the service refuses, with the HTTP status and a stable code for clients."""
+
+    def __init__(self, message: str, status: int, code: str):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    def to_dict(self) -> dict:
+        return {"error": str(self), "code": self.code, "status": self.status}
+
+
+def rejection(exc: Exception) -> InputRejected:
+    """Map an audio error to what a client is told (status code + code name)."""
+    if isinstance(exc, InputRejected):
+        return exc
+    if isinstance(exc, AudioTooLong):
+        return InputRejected(str(exc), 413, "too_long")
+    if isinstance(exc, UnsupportedAudio):
+        return InputRejected(str(exc), 415, "unsupported_audio")
+    if isinstance(exc, EmptyAudio):
+        return InputRejected(str(exc), 422, "empty_audio")
+    if isinstance(exc, CorruptAudio | AudioDecodeError):
+        return InputRejected(str(exc), 422, "corrupt_audio")
+    raise exc
+
+
+@dataclass
+class _Clip:
+    """A decoded recording and the feature rows of its analysis windows."""
+
+    duration: float
+    speech_seconds: float
+    rows: FeatureMatrix | None  # None: no speech
+    weights: np.ndarray | None  # window lengths, for averaging
+
+
+class Predictor:
+    def __init__(self, champion: Champion, serve: ServeSettings):
+        self.champion = champion
+        self.serve = serve
+        self.audio = champion.audio  # the settings it was trained with, not today's params
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Predictor:
+        champion = current_champion(settings.gate.model_name)
+        if champion is None:
+            raise UserError(
+                f"no champion {settings.gate.model_name!r} in the BentoML model store "
+                f"(BENTOML_HOME): train one first with `make demo` or `dvc repro`"
+            )
+        return cls(champion, settings.serve)
+
+    @property
+    def model_tag(self) -> str:
+        return self.champion.tag
+
+    def describe(self) -> dict:
+        """What the page and clients need to know about the model behind the answers."""
+        info = self.champion.info
+        return {
+            "model": self.model_tag,
+            "classes": {task: t["classes"] for task, t in info["tasks"].items()},
+            "families": {task: t["family"] for task, t in info["tasks"].items()},
+            "uncertain_below": dict(self.serve.uncertain_below),
+            "max_upload_mb": self.serve.max_upload_mb,
+            "max_duration_seconds": self.serve.max_duration_seconds,
+            "max_batch_files": self.serve.max_batch_files,
+            "git_commit": info.get("git_commit"),
+            "data_version": info.get("data_version"),
+        }
+
+    def predict(self, source: Source) -> dict:
+        """One recording -> the response dict; raises InputRejected for unusable input."""
+        result = self.predict_many([source])[0]
+        if isinstance(result, InputRejected):
+            raise result
+        return result
+
+    def predict_many(self, sources: Sequence[Source]) -> list[dict | InputRejected]:
+        """Several recordings, one result each in order; a bad one does not stop the rest.
+
+        The models run once over the windows of every recording together (one batch).
+        """
+        clips: list[_Clip | InputRejected] = []
+        for source in sources:
+            try:
+                clips.append(self._prepare(source))
+            except (AudioDecodeError, AudioTooLong, InputRejected) as exc:
+                clips.append(rejection(exc))
+        usable = [c for c in clips if isinstance(c, _Clip) and c.rows is not None]
+        probabilities = self._classify([c.rows for c in usable]) if usable else []
+        per_clip = iter(probabilities)
+        results: list[dict | InputRejected] = []
+        for clip in clips:
+            if isinstance(clip, InputRejected):
+                results.append(clip)
+            elif clip.rows is None:
+                results.append(self._response(clip, None))
+            else:
+                results.append(self._response(clip, next(per_clip)))
+        return results
+
+    def _prepare(self, source: Source) -> _Clip:
+        if isinstance(source, bytes | bytearray) and not source:
+            raise InputRejected("the upload is empty (0 bytes)", 400, "empty_upload")
+        speech = detect_speech(source, self.audio, self.serve.max_duration_seconds)
+        if speech.duration_seconds < self.serve.min_duration_seconds:
+            raise InputRejected(
+                f"the recording lasts {speech.duration_seconds:.2f} s; at least "
+                f"{self.serve.min_duration_seconds:g} s is needed",
+                422,
+                "too_short",
+            )
+        if not speech.has_speech:
+            return _Clip(speech.duration_seconds, 0.0, None, None)
+        pieces = windows(speech, self.audio)
+        matrices = [self.champion.featurise(piece, speech.sample_rate) for piece in pieces]
+        rows = FeatureMatrix(
+            np.concatenate([m.vectors for m in matrices]),
+            matrices[0].columns,
+            None if matrices[0].logmel is None else np.concatenate([m.logmel for m in matrices]),
+        )
+        weights = np.array([len(piece) for piece in pieces], dtype=np.float64)
+        return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights)
+
+    def _classify(self, groups: list[FeatureMatrix]) -> list[dict[str, np.ndarray]]:
+        """Run each task's model once over all windows, then average each clip's windows."""
+        stacked = FeatureMatrix(
+            np.concatenate([g.vectors for g in groups]),
+            groups[0].columns,
+            None if groups[0].logmel is None else np.concatenate([g.logmel for g in groups]),
+        )
+        proba = self.champion.predict_features(stacked)
+        bounds = np.cumsum([0, *(len(g) for g in groups)])
+        return [
+            {task: p[start:end] for task, p in proba.items()}
+            for start, end in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def _response(self, clip: _Clip, proba: dict[str, np.ndarray] | None) -> dict:
+        out: dict = {
+            "speech_detected": proba is not None,
+            "speech_seconds": round(clip.speech_seconds, 3),
+        }
+        for task, info in self.champion.info["tasks"].items():
+            if proba is None:
+                out[task] = None
+                continue
+            mean = np.average(proba[task], axis=0, weights=clip.weights)
+            classes = info["classes"]
+            top = int(np.argmax(mean))
+            out[task] = {
+                "label": classes[top],
+                "probabilities": {
+                    c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)
+                },
+                "uncertain": bool(mean[top] < self.serve.uncertain_below.get(task, 0.0)),
+            }
+        out["model"] = self.model_tag
+        out["duration_seconds"] = round(clip.duration, 3)
+        return out

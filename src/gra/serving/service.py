@@ -1,0 +1,164 @@
+"""The BentoML service: `/predict`, `/predict_batch`, `/info` and the web page at `/`.
+
+The HTTP surface is a FastAPI app mounted on the BentoML service, which gives full control of
+multipart parsing, size limits and error bodies (every refusal is JSON with a 4xx status);
+BentoML supplies the workers, `/readyz` `/livez` `/metrics`, the model store and the bento.
+
+Run it with `gra serve`, or `bentoml serve gra.serving.service:GRA`, or `bentoml serve` of a
+built bento (`bentoml build` packs the current champion, `gra:latest`, into it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import bentoml
+from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException
+
+from gra.config import load_settings
+from gra.registry import Champion
+from gra.serving.http_limits import BodyLimit
+from gra.serving.predictor import InputRejected, Predictor
+from gra.serving.uploads import spooled_upload
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+SETTINGS = load_settings(os.environ.get("GRA_PARAMS", "params.yaml"))
+SERVE = SETTINGS.serve
+_MULTIPART_OVERHEAD = 64 * 1024
+
+app = FastAPI(title="GRA: gender and age from voice", redoc_url=None)
+
+
+def _request_limit(path: str) -> int | None:
+    if path.rstrip("/") == "/predict":
+        return SERVE.max_upload_bytes + _MULTIPART_OVERHEAD
+    if path.rstrip("/") == "/predict_batch":
+        return SERVE.max_upload_bytes * SERVE.max_batch_files + _MULTIPART_OVERHEAD
+    return None
+
+
+app.add_middleware(BodyLimit, limit_for_path=_request_limit)
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse({"error": message, "code": code, "status": status}, status_code=status)
+
+
+@app.exception_handler(InputRejected)
+async def _rejected(_: Request, exc: InputRejected) -> JSONResponse:
+    return _error(exc.status, str(exc), exc.code)
+
+
+@app.exception_handler(RequestValidationError)
+async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return _error(
+        400,
+        "send the recording as multipart/form-data in the field 'audio' "
+        "(curl -F audio=@clip.mp3 http://HOST:PORT/predict)",
+        "bad_request",
+    )
+
+
+@app.exception_handler(HTTPException)
+async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    codes = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}
+    return _error(exc.status_code, str(exc.detail), codes.get(exc.status_code, "http_error"))
+
+
+@app.exception_handler(Exception)
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # A bug, not the client's fault: say so in JSON; the worker keeps serving.
+    return _error(500, f"internal error ({type(exc).__name__}); see the server log", "internal")
+
+
+@bentoml.service(
+    name="gra",
+    workers=SERVE.workers,
+    traffic={"timeout": 300},
+    endpoints={"readyz": "/readyz", "livez": "/livez"},
+)
+@bentoml.asgi_app(app, path="/")
+class GRA:
+    champion = bentoml.models.BentoModel(f"{SETTINGS.gate.model_name}:latest")
+
+    def __init__(self) -> None:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        # Each worker process predicts on several threads; one BLAS/torch thread per request
+        # avoids oversubscribing the cores the other workers use.
+        torch.set_num_threads(1)
+        threadpool_limits(limits=1)
+        bundle = Champion.from_directory(Path(self.champion.path), str(self.champion.tag))
+        self.predictor = Predictor(bundle, SERVE)
+        self.page = resources.files("gra.serving").joinpath("ui/index.html").read_text()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run one prediction so the first client does not pay for lazy imports and JIT."""
+        import io
+
+        import numpy as np
+        import soundfile as sf
+
+        t = np.arange(16000 * 2) / 16000
+        tone = (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(
+            np.float32
+        )
+        buffer = io.BytesIO()
+        sf.write(buffer, tone, 16000, format="WAV")
+        self.predictor.predict_many([buffer.getvalue()])
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(self) -> HTMLResponse:
+        return HTMLResponse(self.page)
+
+    @app.get("/ui", response_class=HTMLResponse, include_in_schema=False)
+    def ui(self) -> HTMLResponse:
+        return HTMLResponse(self.page)
+
+    @app.get("/info")
+    def info(self) -> dict:
+        """The model behind the answers, its classes and the service's limits."""
+        return self.predictor.describe()
+
+    @app.post("/predict")
+    def predict(self, audio: UploadFile = File(...)) -> dict:
+        """One recording (multipart field `audio`) -> gender and age group."""
+        with spooled_upload(audio.file, SERVE.max_upload_bytes) as path:
+            return self.predictor.predict(path)
+
+    @app.post("/predict_batch")
+    def predict_batch(self, audio: list[UploadFile] = File(...)) -> list[dict]:
+        """Several recordings (repeat the field `audio`) -> one result each, in order.
+        A file that cannot be used gets an error object in its place."""
+        if len(audio) > SERVE.max_batch_files:
+            raise InputRejected(
+                f"{len(audio)} files sent; at most {SERVE.max_batch_files} per request "
+                "(serve.max_batch_files)",
+                413,
+                "too_many_files",
+            )
+        results: list[dict | InputRejected | None] = [None] * len(audio)
+        with contextlib.ExitStack() as stack:
+            paths, index = [], []
+            for i, upload in enumerate(audio):
+                try:
+                    paths.append(
+                        stack.enter_context(spooled_upload(upload.file, SERVE.max_upload_bytes))
+                    )
+                    index.append(i)
+                except InputRejected as exc:
+                    results[i] = exc
+            for i, result in zip(index, self.predictor.predict_many(paths), strict=True):
+                results[i] = result
+        return [r.to_dict() if isinstance(r, InputRejected) else r for r in results]
