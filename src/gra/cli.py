@@ -270,7 +270,8 @@ def predict(
 
 def print_predictions(rows: list[dict]) -> None:
     table = Table()
-    for col in ("file", "gender", "age group", "speech s", "note"):
+    table.add_column("file", overflow="fold")
+    for col in ("gender", "age group", "speech s", "note"):
         table.add_column(col, justify="right" if col == "speech s" else "left")
 
     def cell(task: dict | None) -> str:

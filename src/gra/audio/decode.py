@@ -47,23 +47,22 @@ class AudioTooLong(UserError):
         self.limit_seconds = limit_seconds
 
 
-# libsndfile's messages when it does not know the format at all (then FFmpeg gets a try);
-# any other failure means it knew the format and the data is bad.
-_UNKNOWN_FORMAT = ("format not recognised", "unknown format", "unimplemented format")
+_NOT_AUDIO = "not a recognised audio file (supported: wav, flac, mp3, ogg/opus, webm, m4a and other formats FFmpeg reads)"
 
 
 def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Decode a path or raw bytes into (mono float32 samples, native sample rate)."""
+    if isinstance(source, str | Path) and not Path(source).is_file():
+        raise AudioDecodeError(f"{source} does not exist or is not a file")
     try:
         handle = sf.SoundFile(
             io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
         )
-    except sf.LibsndfileError as exc:
-        if not any(text in str(exc).lower() for text in _UNKNOWN_FORMAT):
-            raise CorruptAudio(f"cannot decode audio: {_reason(exc)}") from exc
+    except (sf.LibsndfileError, RuntimeError, ValueError):
+        # Not a format libsndfile knows, or a variant it lacks (codecs inside wav, webm, m4a).
+        # If FFmpeg cannot open it either, it is not audio we can read (415); a file that opens
+        # but fails while decoding is corrupt (422).
         data, rate = _decode_ffmpeg(source, max_seconds)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise CorruptAudio(f"cannot decode audio: {_reason(exc)}") from exc
     else:
         with handle:
             data, rate = _read_soundfile(handle, max_seconds)
@@ -71,8 +70,8 @@ def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray
 
 
 def _reason(exc: Exception) -> str:
-    # libsndfile prefixes its message with the repr of the file object: keep only the reason.
-    return str(exc).split(": ", 1)[-1] if "<_io." in str(exc) else str(exc)
+    # libsndfile prefixes its message with the file (a path or an object's repr): drop it.
+    return str(exc).split(": ", 1)[-1] if str(exc).startswith("Error") else str(exc)
 
 
 def _read_soundfile(handle: sf.SoundFile, max_seconds: float | None) -> tuple[np.ndarray, int]:
@@ -94,14 +93,13 @@ def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarra
     try:
         container = av.open(handle, mode="r")
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise UnsupportedAudio(
-            "not a recognised audio file (supported: wav, flac, mp3, ogg/opus, webm, m4a and "
-            "other formats FFmpeg reads)"
-        ) from exc
+        raise UnsupportedAudio(_NOT_AUDIO) from exc
     with container:
         if not container.streams.audio:
             raise UnsupportedAudio("the file has no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            raise UnsupportedAudio("the file's audio codec is not supported")
         blocks: list[np.ndarray] = []
         total, rate = 0, 0
         try:
@@ -114,6 +112,8 @@ def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarra
                 total += block.shape[1]
                 if max_seconds is not None and total > max_seconds * rate:
                     raise AudioTooLong(max_seconds)
+        except av.error.DecoderNotFoundError as exc:
+            raise UnsupportedAudio("the file's audio codec is not supported") from exc
         except av.FFmpegError as exc:
             raise CorruptAudio(f"cannot decode audio: {exc}") from exc
     if not blocks:

@@ -98,7 +98,8 @@ class GRA:
         # avoids oversubscribing the cores the other workers use.
         torch.set_num_threads(1)
         threadpool_limits(limits=1)
-        bundle = Champion.from_directory(Path(self.champion.path), str(self.champion.tag))
+        model = _served_model(self)
+        bundle = Champion.from_directory(Path(model.path), str(model.tag))
         self.predictor = Predictor(bundle, SERVE)
         self.page = resources.files("gra.serving").joinpath("ui/index.html").read_text()
         self._warm_up()
@@ -162,3 +163,14 @@ class GRA:
             for i, result in zip(index, self.predictor.predict_many(paths), strict=True):
                 results[i] = result
         return [r.to_dict() if isinstance(r, InputRejected) else r for r in results]
+
+
+def _served_model(service: GRA) -> bentoml.Model:
+    """The model a bento was built with (pinned in bento.yaml); outside a bento, the current
+    champion. BentoML itself would resolve `gra:latest` again when a bento starts."""
+    bento = getattr(GRA, "bento", None)
+    if bento is not None:
+        for info in bento.info.services:
+            if info.name == GRA.name and info.models:
+                return bentoml.models.get(info.models[0].tag)
+    return service.champion

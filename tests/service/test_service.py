@@ -1,0 +1,184 @@
+"""The real service (`gra serve`, a subprocess on a free port): answers, refusals, silence,
+concurrency, batch order, and clean-up of uploads."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+GOOD = ["mp3", "wav", "flac", "ogg", "webm", "m4a", "opus.ogg", "stereo.wav", "8k.wav"]
+REFUSED = {
+    "not-audio.mp3": (415, "unsupported_audio"),
+    "unknown-codec.wav": (415, "unsupported_audio"),
+    "truncated.flac": (422, "corrupt_audio"),
+    "corrupt.mp3": (422, "corrupt_audio"),
+    "zero-length.wav": (422, "empty_audio"),
+    "too-short.wav": (422, "too_short"),
+    "too-long.wav": (413, "too_long"),
+    "empty.wav": (400, "empty_upload"),
+}
+
+
+def post(server, path, name: str = "clip.bin", timeout: float = 60) -> httpx.Response:
+    with open(path, "rb") as handle:
+        return httpx.post(server.url + "/predict", files={"audio": (name, handle)}, timeout=timeout)
+
+
+def assert_prediction(body: dict, info: dict) -> None:
+    assert body["speech_detected"] is True and body["speech_seconds"] > 0.3
+    assert body["duration_seconds"] >= body["speech_seconds"]
+    assert body["model"] == info["model"]
+    for task in ("gender", "age"):
+        result = body[task]
+        assert list(result["probabilities"]) == info["classes"][task]
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        top = max(result["probabilities"], key=result["probabilities"].get)
+        assert result["label"] == top
+        threshold = info["uncertain_below"][task]
+        assert result["uncertain"] == (result["probabilities"][top] < threshold)
+
+
+@pytest.fixture(scope="module")
+def info(server) -> dict:
+    return httpx.get(server.url + "/info").json()
+
+
+@pytest.mark.parametrize("kind", GOOD)
+def test_good_recordings_in_every_format(server, clips, info, kind):
+    response = post(server, clips[kind])
+    assert response.status_code == 200, response.text
+    assert_prediction(response.json(), info)
+
+
+def test_answers_match_the_local_predictor(server, champion_project, clips):
+    """Same champion, same preprocessing: HTTP and in-process give the same numbers."""
+    import os
+
+    from gra.config import load_settings
+    from gra.serving.predictor import Predictor
+
+    os.environ["BENTOML_HOME"] = str(champion_project / "bentoml")
+    predictor = Predictor.from_settings(load_settings(champion_project / "params.yaml"))
+    for kind in ("mp3", "webm"):
+        remote = post(server, clips[kind]).json()
+        local = predictor.predict(clips[kind])
+        assert remote == local
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+def test_bad_input_gets_a_json_4xx_and_the_service_keeps_serving(server, clips, info, kind):
+    status, code = REFUSED[kind]
+    response = post(server, clips[kind])
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code and body["status"] == status and len(body["error"]) > 10
+    after = post(server, clips["wav"])
+    assert after.status_code == 200
+    assert_prediction(after.json(), info)
+
+
+def test_oversized_upload_is_refused_before_reading(server, tmp_path):
+    big = tmp_path / "big.mp3"
+    big.write_bytes(b"\0" * (20 * 2**20 + 1))  # params: 20 MB
+    response = post(server, big)
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def test_oversized_chunked_upload_is_cut_off(server):
+    """No Content-Length: the body is counted as it streams in."""
+
+    def chunks():
+        yield b'--x\r\nContent-Disposition: form-data; name="audio"; filename="a"\r\n\r\n'
+        for _ in range(22):
+            yield b"\0" * 2**20
+
+    response = httpx.post(
+        server.url + "/predict",
+        content=chunks(),
+        headers={"content-type": "multipart/form-data; boundary=x"},
+        timeout=60,
+    )
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+
+
+def test_missing_field_and_unknown_route(server, clips):
+    with open(clips["wav"], "rb") as handle:
+        wrong = httpx.post(server.url + "/predict", files={"file": ("a.wav", handle)})
+    assert wrong.status_code == 400 and "audio" in wrong.json()["error"]
+    assert httpx.get(server.url + "/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["silence.wav", "noise.wav", "music.wav"])
+def test_no_speech_gives_no_labels(server, clips, kind):
+    response = post(server, clips[kind])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["speech_detected"] is False and body["speech_seconds"] == 0
+    assert body["gender"] is None and body["age"] is None
+    assert body["duration_seconds"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_sixteen_concurrent_clients_get_no_errors(server, clips, info):
+    kinds = ["mp3", "wav", "flac", "ogg"] * 12
+
+    def one(kind):
+        return post(server, clips[kind], timeout=120)
+
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(one, kinds))
+    assert [r.status_code for r in responses] == [200] * len(kinds)
+    by_kind: dict[str, dict] = {}
+    for kind, response in zip(kinds, responses, strict=True):
+        assert_prediction(response.json(), info)
+        # the same file gets the same answer whichever worker took it
+        assert by_kind.setdefault(kind, response.json()) == response.json()
+
+
+def test_batch_keeps_order_and_isolates_bad_files(server, clips):
+    kinds = ["mp3", "not-audio.mp3", "silence.wav", "webm", "empty.wav", "flac"]
+    handles = [open(clips[k], "rb") for k in kinds]
+    try:
+        response = httpx.post(
+            server.url + "/predict_batch",
+            files=[("audio", (f"f{i}", h)) for i, h in enumerate(handles)],
+            timeout=120,
+        )
+    finally:
+        for h in handles:
+            h.close()
+    assert response.status_code == 200, response.text
+    results = response.json()
+    assert len(results) == len(kinds)
+    for kind, result in zip(kinds, results, strict=True):
+        if kind in REFUSED:
+            assert result["code"] == REFUSED[kind][1]
+        elif kind == "silence.wav":
+            assert result["speech_detected"] is False
+        else:
+            assert result == post(server, clips[kind]).json()
+
+
+def test_batch_over_the_file_limit_is_refused(server, clips):
+    with open(clips["wav"], "rb") as handle:
+        data = handle.read()
+    files = [("audio", (f"f{i}.wav", data)) for i in range(9)]  # fixture: at most 8
+    response = httpx.post(server.url + "/predict_batch", files=files, timeout=60)
+    assert response.status_code == 413 and response.json()["code"] == "too_many_files"
+
+
+def test_uploads_never_stay_on_disk(server, champion_project, clips):
+    post(server, clips["mp3"])
+    post(server, clips["not-audio.mp3"])
+    uploads = champion_project / "tmp"  # the service's TMPDIR
+    assert uploads.is_dir()
+    assert sorted(uploads.rglob("gra-upload-*")) == []
+
+
+def test_page_and_probes(server):
+    page = httpx.get(server.url + "/")
+    assert page.status_code == 200 and "MediaRecorder" in page.text
+    assert httpx.get(server.url + "/ui").text == page.text
+    assert httpx.get(server.url + "/readyz").status_code == 200
+    assert httpx.get(server.url + "/livez").status_code == 200
