@@ -138,16 +138,8 @@ def test_sixteen_concurrent_clients_get_no_errors(server, clips, info):
 
 def test_batch_keeps_order_and_isolates_bad_files(server, clips):
     kinds = ["mp3", "not-audio.mp3", "silence.wav", "webm", "empty.wav", "flac"]
-    handles = [open(clips[k], "rb") for k in kinds]
-    try:
-        response = httpx.post(
-            server.url + "/predict_batch",
-            files=[("audio", (f"f{i}", h)) for i, h in enumerate(handles)],
-            timeout=120,
-        )
-    finally:
-        for h in handles:
-            h.close()
+    files = [("audio", (f"f{i}", clips[k].read_bytes())) for i, k in enumerate(kinds)]
+    response = httpx.post(server.url + "/predict_batch", files=files, timeout=120)
     assert response.status_code == 200, response.text
     results = response.json()
     assert len(results) == len(kinds)

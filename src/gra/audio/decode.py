@@ -47,7 +47,10 @@ class AudioTooLong(UserError):
         self.limit_seconds = limit_seconds
 
 
-_NOT_AUDIO = "not a recognised audio file (supported: wav, flac, mp3, ogg/opus, webm, m4a and other formats FFmpeg reads)"
+_NOT_AUDIO = (
+    "not a recognised audio file (supported: wav, flac, mp3, ogg/opus, webm, m4a and other "
+    "formats FFmpeg reads)"
+)
 
 
 def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
