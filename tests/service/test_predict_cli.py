@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import service_env
+from serving_fixtures import service_env
 
 GRA = str(Path(sys.executable).parent / "gra")
 

@@ -1,5 +1,6 @@
-"""A real champion (trained by the real steps on the tiny demo corpus, promoted into a
-temporary BentoML home) and the real service started from it as a subprocess."""
+"""Fixtures of the service and browser tiers: a real champion (trained by the real steps on
+the tiny demo corpus, promoted into a temporary BentoML home), the real service started from
+it as a subprocess, and recordings good and bad."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import soundfile as sf
 import soxr
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
