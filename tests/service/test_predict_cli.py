@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from serving_fixtures import service_env
 
 GRA = str(Path(sys.executable).parent / "gra")
