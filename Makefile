@@ -12,7 +12,7 @@ export BENTOML_DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ format: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/featurize.py ../shared/cv-real-dev
+	$(PY) bench/serve.py ../shared/cv-real-dev
+
+serve: $(VENV)/.installed
+	$(VENV)/bin/gra serve
 
 clean:
 	rm -rf data/prepared data/features models reports metrics plots .gra/cache

@@ -183,6 +183,8 @@ class ServeSettings(_Section):
     max_duration_seconds: float = Field(600.0, gt=0)  # longer recordings are refused
     min_duration_seconds: float = Field(0.25, ge=0)  # shorter ones cannot hold a word
     max_batch_files: int = Field(32, ge=1)
+    adaptive_batching: bool = True  # concurrent requests share model calls
+    max_batch_clips: int = Field(64, ge=1)  # clips per model call when requests are batched
     # A prediction is flagged uncertain when its top probability is below this, per task.
     uncertain_below: dict[TaskName, float] = {"gender": 0.8, "age": 0.5}
 

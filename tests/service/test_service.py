@@ -174,3 +174,12 @@ def test_page_and_probes(server):
     assert httpx.get(server.url + "/ui").text == page.text
     assert httpx.get(server.url + "/readyz").status_code == 200
     assert httpx.get(server.url + "/livez").status_code == 200
+
+
+def test_client_file_names_are_never_used(server, clips, champion_project):
+    data = clips["wav"].read_bytes()
+    for name in ("../../../../tmp/escape.wav", "x" * 400 + ".wav", "a\0b.wav", ""):
+        response = httpx.post(server.url + "/predict", files={"audio": (name, data)})
+        assert response.status_code == 200, (name, response.text)
+        assert response.json()["speech_detected"] is True
+    assert not (champion_project / "escape.wav").exists()

@@ -22,6 +22,7 @@ from gra.config import ServeSettings, Settings
 from gra.errors import UserError
 from gra.models import FeatureMatrix
 from gra.registry import Champion, current_champion
+from gra.serving.batching import MicroBatcher
 
 Source = str | Path | bytes
 
@@ -64,10 +65,12 @@ class _Clip:
 
 
 class Predictor:
-    def __init__(self, champion: Champion, serve: ServeSettings):
+    def __init__(self, champion: Champion, serve: ServeSettings, batching: bool = False):
         self.champion = champion
         self.serve = serve
         self.audio = champion.audio  # the settings it was trained with, not today's params
+        # In a server, concurrent requests share model calls (see batching.py).
+        self.batcher = MicroBatcher(self._classify, serve.max_batch_clips) if batching else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Predictor:
@@ -116,8 +119,13 @@ class Predictor:
                 clips.append(self._prepare(source))
             except (AudioDecodeError, AudioTooLong, InputRejected) as exc:
                 clips.append(rejection(exc))
-        usable = [c for c in clips if isinstance(c, _Clip) and c.rows is not None]
-        probabilities = self._classify([c.rows for c in usable]) if usable else []
+        groups = [c.rows for c in clips if isinstance(c, _Clip) and c.rows is not None]
+        if not groups:
+            probabilities = []
+        elif self.batcher is not None:
+            probabilities = self.batcher.map(groups)
+        else:
+            probabilities = self._classify(groups)
         per_clip = iter(probabilities)
         results: list[dict | InputRejected] = []
         for clip in clips:

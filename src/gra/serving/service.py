@@ -100,7 +100,7 @@ class GRA:
         threadpool_limits(limits=1)
         model = _served_model(self)
         bundle = Champion.from_directory(Path(model.path), str(model.tag))
-        self.predictor = Predictor(bundle, SERVE)
+        self.predictor = Predictor(bundle, SERVE, batching=SERVE.adaptive_batching)
         self.page = resources.files("gra.serving").joinpath("ui/index.html").read_text()
         self._warm_up()
 
