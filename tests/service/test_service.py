@@ -177,9 +177,15 @@ def test_page_and_probes(server):
 
 
 def test_client_file_names_are_never_used(server, clips, champion_project):
+    import uuid
+    from pathlib import Path
+
     data = clips["wav"].read_bytes()
-    for name in ("../../../../tmp/escape.wav", "x" * 400 + ".wav", "a\0b.wav", ""):
+    escape = f"gra-escape-{uuid.uuid4().hex}.wav"
+    traversal = "../" * 12 + "tmp/" + escape
+    for name in (traversal, "x" * 400 + ".wav", "a\0b.wav"):
         response = httpx.post(server.url + "/predict", files={"audio": (name, data)})
         assert response.status_code == 200, (name, response.text)
         assert response.json()["speech_detected"] is True
-    assert not (champion_project / "escape.wav").exists()
+    assert not Path("/tmp", escape).exists()
+    assert not list(champion_project.rglob(escape))
