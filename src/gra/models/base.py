@@ -24,6 +24,12 @@ class FeatureMatrix:
     def __len__(self) -> int:
         return len(self.vectors)
 
+    @classmethod
+    def concat(cls, parts: list[FeatureMatrix]) -> FeatureMatrix:
+        """Rows of several matrices with the same columns, in order."""
+        logmel = None if parts[0].logmel is None else np.concatenate([p.logmel for p in parts])
+        return cls(np.concatenate([p.vectors for p in parts]), parts[0].columns, logmel)
+
     def take(self, index: np.ndarray) -> FeatureMatrix:
         logmel = None if self.logmel is None else self.logmel[index]
         return FeatureMatrix(self.vectors[index], self.columns, logmel)

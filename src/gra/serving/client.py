@@ -38,11 +38,10 @@ def predict_local(
     """Results in file order; models run once per chunk of files."""
     for start in range(0, len(files), chunk):
         part = files[start : start + chunk]
-        readable = [p for p in part if _unreadable(p) is None]
-        results = iter(predictor.predict_many(readable))
+        problems = {p: _unreadable(p) for p in part}
+        results = iter(predictor.predict_many([p for p in part if problems[p] is None]))
         for path in part:
-            problem = _unreadable(path)
-            result = problem if problem else next(results)
+            result = problems[path] or next(results)
             if isinstance(result, InputRejected):
                 result = result.to_dict()
             yield {"path": str(path), **result}

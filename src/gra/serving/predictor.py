@@ -151,23 +151,15 @@ class Predictor:
         if not speech.has_speech:
             return _Clip(speech.duration_seconds, 0.0, None, None)
         pieces = windows(speech, self.audio)
-        matrices = [self.champion.featurise(piece, speech.sample_rate) for piece in pieces]
-        rows = FeatureMatrix(
-            np.concatenate([m.vectors for m in matrices]),
-            matrices[0].columns,
-            None if matrices[0].logmel is None else np.concatenate([m.logmel for m in matrices]),
+        rows = FeatureMatrix.concat(
+            [self.champion.featurise(piece, speech.sample_rate) for piece in pieces]
         )
         weights = np.array([len(piece) for piece in pieces], dtype=np.float64)
         return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights)
 
     def _classify(self, groups: list[FeatureMatrix]) -> list[dict[str, np.ndarray]]:
         """Run each task's model once over all windows, then average each clip's windows."""
-        stacked = FeatureMatrix(
-            np.concatenate([g.vectors for g in groups]),
-            groups[0].columns,
-            None if groups[0].logmel is None else np.concatenate([g.logmel for g in groups]),
-        )
-        proba = self.champion.predict_features(stacked)
+        proba = self.champion.predict_features(FeatureMatrix.concat(groups))
         bounds = np.cumsum([0, *(len(g) for g in groups)])
         return [
             {task: p[start:end] for task, p in proba.items()}

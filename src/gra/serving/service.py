@@ -105,18 +105,16 @@ class GRA:
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Run one prediction so the first client does not pay for lazy imports and JIT."""
+        """Run one prediction on a synthetic voice (one the VAD accepts, so every stage runs)
+        so the first client does not pay for lazy imports, JIT and first-call set-up."""
         import io
 
-        import numpy as np
         import soundfile as sf
 
-        t = np.arange(16000 * 2) / 16000
-        tone = (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(
-            np.float32
-        )
+        from gra.data.demo import speech_like
+
         buffer = io.BytesIO()
-        sf.write(buffer, tone, 16000, format="WAV")
+        sf.write(buffer, speech_like(150, 2.0, 16000), 16000, format="WAV")
         self.predictor.predict_many([buffer.getvalue()])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
