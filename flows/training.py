@@ -107,17 +107,20 @@ def metrics_markdown(evaluation: dict, gate: dict | None) -> str:
     lines = [
         "# GRA training run",
         "",
-        "Test split, speakers disjoint from training. Winner (*) chosen on validation.",
+        "Test split, speakers disjoint from training. Winner (*) chosen by speaker-grouped "
+        "cross-validation (CV: mean ± spread of the selection metric over the folds).",
         "",
-        "| task | model | balanced acc | accuracy | macro F1 | MAE (groups) |",
-        "|---|---|---|---|---|---|",
+        "| task | model | CV | balanced acc | accuracy | macro F1 | MAE (groups) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for task_name, r in evaluation["tasks"].items():
         for family, s in r["candidates"].items():
             t = s["test"]
+            cv = s["cv"][r["select_metric"]]
             mark = " *" if family == r["winner"] else ""
             lines.append(
-                f"| {task_name} | {family}{mark} | {t['balanced_accuracy']:.3f} | "
+                f"| {task_name} | {family}{mark} | {cv['mean']:.3f} ± {cv['std']:.3f} | "
+                f"{t['balanced_accuracy']:.3f} | "
                 f"{t['accuracy']:.3f} | {t['macro_f1']:.3f} | "
                 f"{t.get('mae_groups', float('nan')):.2f} |"
             )

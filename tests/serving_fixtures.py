@@ -33,6 +33,7 @@ def champion_project(tmp_path_factory, demo_corpus) -> Path:
     params["data"]["sources"] = [str(demo_corpus)]
     params["train"]["candidates"] = ["svm", "random_forest"]
     params["train"]["random_forest"]["n_estimators"] = 50
+    params["train"]["cv_folds"] = 3
     params["featurize"].update(workers=1)
     params["gate"].update(min_test={}, max_test={})
     params["serve"].update(workers=2, max_duration_seconds=300, max_batch_files=8)

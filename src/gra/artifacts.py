@@ -63,10 +63,15 @@ class TaskData:
 
 
 def task_data(
-    splits: pd.DataFrame, features: FeatureTable, task: str, split: str, classes: list[str]
+    splits: pd.DataFrame,
+    features: FeatureTable,
+    task: str,
+    split: str | tuple[str, ...],
+    classes: list[str],
 ) -> TaskData:
     label = f"{task}_label"
-    rows = splits[(splits["split"] == split) & splits[label].notna()]
+    wanted = (split,) if isinstance(split, str) else split
+    rows = splits[splits["split"].isin(wanted) & splits[label].notna()]
     position = pd.Series(np.arange(len(features.vectors)), index=features.vectors["clip_id"])
     rows = rows[rows["clip_id"].isin(position.index)].reset_index(drop=True)
     index = position.loc[rows["clip_id"]].to_numpy()

@@ -140,21 +140,27 @@ def featurize(params: ParamsOption = Path("params.yaml")) -> None:
 @app.command()
 @_friendly
 def train(
-    family: Annotated[str, typer.Argument(help="svm, random_forest or cnn")],
+    family: Annotated[str, typer.Argument(help="logreg, svm, random_forest or cnn")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
-    """Fit one model family for each task."""
+    """Cross-validate one model family for each task (speaker-grouped folds)."""
     from gra.steps import train as step
 
-    summary = step.run(_settings(params), family)
+    settings = _settings(params)
+    summary = step.run(settings, family)
     for task, t in summary["tasks"].items():
-        console.print(f"{family}/{task}: {t['train_clips']} clips, {t['seconds']} s")
+        metric = settings.evaluate.metric_for(task)
+        cv = t["cv"][metric]
+        console.print(
+            f"{family}/{task}: {t['dev_clips']} clips, {t['dev_speakers']} speakers, "
+            f"CV {metric} {cv['mean']:.3f} ± {cv['std']:.3f}, {t['seconds']} s"
+        )
 
 
 @app.command()
 @_friendly
 def evaluate(params: ParamsOption = Path("params.yaml")) -> None:
-    """Score candidates on val and test; pick each task's winner on val."""
+    """Pick each task's winner by CV score; report every candidate on the test split."""
     from gra.steps import evaluate as step
 
     result = step.run(_settings(params))
@@ -293,23 +299,30 @@ def print_predictions(rows: list[dict]) -> None:
 
 
 def print_metrics(result: dict) -> None:
-    """The readable metrics table: every candidate's test scores, winner marked."""
-    table = Table(title="Test split (speaker-disjoint); winner chosen on validation")
-    for col in ("task", "model", "bal. acc", "accuracy", "macro F1", "MAE groups", "within 1"):
+    """The readable metrics table: every candidate's CV and test scores, winner marked."""
+    table = Table(
+        title="Winner (*) by speaker-grouped CV (mean ± spread of its metric); "
+        "then the unseen test split"
+    )
+    columns = ("task", "model", "CV", "bal. acc", "accuracy", "macro F1", "MAE groups")
+    for col in (*columns, "within 1", "ECE"):
         left = col in ("task", "model")
         table.add_column(col, justify="left" if left else "right", no_wrap=left)
     for task, r in result["tasks"].items():
         for family, scores in r["candidates"].items():
             t = scores["test"]
+            cv = scores["cv"][r["select_metric"]]
             mark = " *" if family == r["winner"] else ""
             table.add_row(
                 task,
                 family + mark,
+                f"{cv['mean']:.3f} ± {cv['std']:.3f}",
                 f"{t['balanced_accuracy']:.3f}",
                 f"{t['accuracy']:.3f}",
                 f"{t['macro_f1']:.3f}",
                 f"{t['mae_groups']:.2f}" if "mae_groups" in t else "",
                 f"{t['within_one_group']:.3f}" if "within_one_group" in t else "",
+                f"{t['ece']:.3f}",
             )
     Console().print(table)
 

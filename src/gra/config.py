@@ -92,7 +92,7 @@ class AudioSettings(_Section):
         return self
 
 
-FeatureSetName = Literal["mfcc", "spectral", "prosodic", "logmel"]
+FeatureSetName = Literal["mfcc", "spectral", "prosodic", "egemaps", "embedding", "logmel"]
 
 
 class FeaturizeSettings(_Section):
@@ -117,6 +117,11 @@ class FeaturizeSettings(_Section):
         return self.model_dump(mode="json", exclude=scheduling)
 
 
+class LogregSettings(_Section):
+    C: float = Field(0.01, gt=0)
+    max_iter: int = Field(3000, ge=10)
+
+
 class SvmSettings(_Section):
     C: float = 3.0
     gamma: str | float = "scale"
@@ -139,17 +144,49 @@ class CnnSettings(_Section):
     threads: int = 2
 
 
-ModelName = Literal["svm", "random_forest", "cnn"]
+class MlpSettings(_Section):
+    hidden: list[int] = [256, 128]
+    dropout: float = Field(0.5, ge=0, lt=1)
+    input_dropout: float = Field(0.2, ge=0, lt=1)
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(0.001, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+
+
+ModelName = Literal["logreg", "svm", "random_forest", "mlp", "cnn"]
 TaskName = Literal["gender", "age"]
 
 
 class TrainSettings(_Section):
     seed: int = 42
     tasks: list[TaskName] = ["gender", "age"]
-    candidates: list[ModelName] = ["svm", "random_forest", "cnn"]
+    candidates: list[ModelName] = ["logreg", "svm", "random_forest", "mlp"]
+    # Speaker-grouped k-fold CV on train+val: scores with spread, calibration data, and the
+    # k fold models become the shipped ensemble.
+    cv_folds: int = Field(5, ge=2)
+    # A speaker with more clips than this counts as this many (weights 1 ... cap/n).
+    speaker_clip_cap: int = Field(10, ge=1)
+    # Age models see the features twice, as is and times the gender (gra.models.conditioning).
+    age_given_gender: bool = True
+    logreg: LogregSettings = LogregSettings()
     svm: SvmSettings = SvmSettings()
     random_forest: ForestSettings = ForestSettings()
+    mlp: MlpSettings = MlpSettings()
     cnn: CnnSettings = CnnSettings()
+
+    @model_validator(mode="after")
+    def _gender_for_age(self) -> TrainSettings:
+        if self.age_given_gender and "age" in self.tasks and "gender" not in self.tasks:
+            raise ValueError(
+                "age_given_gender needs the gender task: add gender to train.tasks or set "
+                "train.age_given_gender: false"
+            )
+        return self
+
+    def needs_gender(self, task: str, family: str) -> bool:
+        """Whether this task's model of this family is conditioned on gender."""
+        return self.age_given_gender and task == "age" and family != "cnn"
 
 
 SelectMetric = Literal["balanced_accuracy", "accuracy", "macro_f1"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     balanced_accuracy_score,
     confusion_matrix,
     precision_recall_fscore_support,
 )
+
+from gra.models.calibration import expected_calibration_error
 
 
 def score(y_true: np.ndarray, proba: np.ndarray, classes: list[str], ordinal: bool = False) -> dict:
@@ -40,6 +43,7 @@ def score(y_true: np.ndarray, proba: np.ndarray, classes: list[str], ordinal: bo
         "macro_precision": round(float(np.mean(precision[in_test])), 4),
         "macro_recall": round(float(np.mean(recall[in_test])), 4),
         "macro_f1": round(float(np.mean(f1[in_test])), 4),
+        "ece": round(expected_calibration_error(proba, y_true), 4),
         "per_class": per_class,
     }
     if ordinal:
@@ -71,6 +75,35 @@ def confusion_table(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -
 
 
 def choose_winner(candidates: dict[str, dict], metric: str) -> str:
-    """The family with the best validation `metric`; ties go to the earlier-listed family."""
-    best = max(candidates.items(), key=lambda kv: kv[1]["val"][metric])
+    """The family with the best cross-validated mean `metric`; ties go to the earlier-listed
+    family. The test split plays no part in the choice."""
+    best = max(candidates.items(), key=lambda kv: kv[1]["cv"][metric]["mean"])
     return best[0]
+
+
+def breakdown(
+    rows: pd.DataFrame,
+    y_true: np.ndarray,
+    proba: np.ndarray,
+    by: str,
+    classes: list[str],
+    ordinal: bool,
+    min_clips: int = 20,
+) -> list[dict]:
+    """Scores per value of a column (gender, locale); values with fewer than `min_clips`
+    clips are pooled as "other", so no line rests on a handful of clips."""
+    values = rows[by].fillna("unknown").astype(str).to_numpy()
+    counts = pd.Series(values).value_counts()
+    small = set(counts[counts < min_clips].index)
+    values = np.where(np.isin(values, list(small)), "other", values)
+    out = []
+    for value in sorted(set(values), key=lambda v: (v == "other", -int((values == v).sum()))):
+        mask = values == value
+        s = score(y_true[mask], proba[mask], classes, ordinal)
+        line = {by: value, "clips": int(mask.sum())}
+        line["speakers"] = int(rows.loc[mask, "client_id"].nunique())
+        line |= {
+            k: s[k] for k in ("accuracy", "macro_f1", "mae_groups", "within_one_group") if k in s
+        }
+        out.append(line)
+    return out

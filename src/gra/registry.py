@@ -17,7 +17,7 @@ import numpy as np
 from gra.config import AudioSettings, FeaturizeSettings, Settings
 from gra.errors import UserError
 from gra.features.extract import features_from_speech
-from gra.models import Classifier, FeatureMatrix, load
+from gra.models import Classifier, FeatureMatrix, load, predict_tasks
 
 BUNDLE_FILE = "bundle.json"
 
@@ -55,7 +55,7 @@ class Champion:
     def predict_features(self, X: FeatureMatrix) -> dict[str, np.ndarray]:
         if X.columns != self.info["columns"]:
             raise UserError("feature columns differ from the ones this champion was trained on")
-        return {task: model.predict_proba(X) for task, model in self.models.items()}
+        return predict_tasks(self.models, X)
 
     def featurise(self, samples: np.ndarray, sample_rate: int) -> FeatureMatrix:
         names, vector, patch = features_from_speech(samples, sample_rate, self.featurize)

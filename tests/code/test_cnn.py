@@ -93,3 +93,22 @@ def test_class_without_training_examples_keeps_a_column(data) -> None:
     assert proba[:, 2].mean() < 0.2
     assert model.best_epoch is not None and 1 <= model.best_epoch <= 4
     assert all("val_balanced_accuracy" in h for h in model.history)
+
+
+def test_augmentation_stretches_tempo_and_adds_a_noise_floor() -> None:
+    rng = np.random.default_rng(0)
+    patch = rng.normal(-40.0, 10.0, size=(N_MELS, FRAMES)).astype(np.float32)
+    patch[:, :10] = 0.0  # the loudest frames
+
+    slower = CnnClassifier._stretch(patch, 1.08)
+    assert slower.shape == (N_MELS, round(FRAMES * 1.08))
+    assert np.allclose(slower[:, 0], patch[:, 0]) and np.allclose(slower[:, -1], patch[:, -1])
+
+    noisy = CnnClassifier._add_noise_floor(patch, below_peak_db=30.0)
+    assert noisy.min() >= -30.0 - 1e-3  # nothing quieter than the floor survives
+    assert np.allclose(noisy[:, :10], 0.0, atol=0.01)  # loud frames barely change
+
+    model = CnnClassifier(["a", "b"], SETTINGS, seed=0)
+    batch = np.stack([patch, patch[:, ::-1]]).astype(np.float16)
+    out = model._augment(batch, np.random.default_rng(1))
+    assert out.shape == (2, N_MELS, SETTINGS.crop_frames) and np.isfinite(out).all()

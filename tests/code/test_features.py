@@ -198,3 +198,31 @@ def test_noise_gate_lowers_the_noise_between_words(settings):
     # The pauses get much quieter; the words keep their energy.
     assert np.std(cleaned[pause]) < 0.5 * np.std(noisy[pause])
     assert np.std(cleaned[~pause]) > 0.9 * np.std(noisy[~pause])
+
+
+def test_field_feature_sets_speaker_embedding_and_egemaps(tmp_path, settings):
+    """Resemblyzer's GE2E embedding (unit length, 256 values) tells two voices apart better
+    than two takes of one voice; openSMILE's eGeMAPS gives its 88 functionals."""
+    from gra.audio import prepare
+    from gra.features import egemaps, embedding
+    from gra.features.analysis import Analysis
+
+    def analysed(f0: float, seconds: float) -> Analysis:
+        speech = prepare(
+            _voice(tmp_path / f"{f0}-{seconds}.wav", f0, 16000, seconds), settings.audio
+        )
+        return Analysis(speech.samples, speech.sample_rate, settings.featurize)
+
+    low_a, low_b, high = analysed(110, 2.0), analysed(110, 2.5), analysed(240, 2.0)
+    vectors = [np.array(list(embedding.compute(a).values())) for a in (low_a, low_b, high)]
+    assert all(v.shape == (256,) and abs(np.linalg.norm(v) - 1) < 1e-3 for v in vectors)
+    same, different = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
+    assert same > different
+
+    values = egemaps.compute(low_a)
+    assert len(values) == 88 and all(np.isfinite(v) for v in values.values())
+    assert (
+        90
+        < np.exp(values["egemaps_F0semitoneFrom27.5Hz_sma3nz_amean"] / 12 * np.log(2)) * 27.5
+        < 130
+    )

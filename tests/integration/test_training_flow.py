@@ -29,8 +29,12 @@ def _project(tmp_path: Path, corpus: Path) -> Path:
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(corpus, project / "data" / "raw" / "demo")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    # Every family, the CNN included (not a default candidate: too slow on real data).
+    params["train"]["candidates"] = ["logreg", "svm", "random_forest", "mlp", "cnn"]
     params["train"]["cnn"].update(epochs=2, channels=[8, 16])
+    params["train"]["mlp"]["epochs"] = 5
     params["train"]["random_forest"]["n_estimators"] = 50
+    params["train"]["cv_folds"] = 3
     params["featurize"].update(workers=2, chunk_size=16)  # the Prefect process-pool path
     params["gate"]["min_test"] = {"gender": {"balanced_accuracy": 0.6}}
     params["gate"]["max_test"] = {"age": {"mae_groups": 2.5}}
@@ -85,13 +89,27 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
         # Every candidate was scored; each task has a winner with real metrics.
         metrics = json.loads((project / "metrics" / "metrics.json").read_text())
         evaluation = json.loads((project / "reports" / "evaluation.json").read_text())
+        families = {"logreg", "svm", "random_forest", "mlp", "cnn"}
         for task in ("gender", "age"):
-            assert metrics[task]["winner"] in {"svm", "random_forest", "cnn"}
-            candidates = evaluation["tasks"][task]["candidates"]
-            assert set(candidates) == {"svm", "random_forest", "cnn"}
+            r = evaluation["tasks"][task]
+            assert metrics[task]["winner"] in families
+            candidates = r["candidates"]
+            assert set(candidates) == families
             assert 0 <= metrics[task]["balanced_accuracy"] <= 1
             winner_test = candidates[metrics[task]["winner"]]["test"]
             assert winner_test["balanced_accuracy"] == metrics[task]["balanced_accuracy"]
+            # The winner is the best cross-validated candidate, its spread is recorded.
+            metric = r["select_metric"]
+            best = max(c["cv"][metric]["mean"] for c in candidates.values())
+            assert metrics[task]["cv"][metric]["mean"] == best
+            assert metrics[task]["cv"][metric]["std"] >= 0
+            assert 0 <= winner_test["ece"] <= 1
+            assert candidates["logreg"]["calibration"]["temperature"] > 0
+            assert sum(row["clips"] for row in r["test_by_gender"]) == winner_test["n"]
+            assert sum(row["clips"] for row in r["test_by_locale"]) == winner_test["n"]
+            svg = (project / "plots" / f"confusion_{task}.svg").read_text()
+            n_classes = {"gender": 2, "age": 6}[task]
+            assert svg.startswith("<svg") and svg.count("<rect") == n_classes**2
         assert "mae_groups" in metrics["age"] and "within_one_group" in metrics["age"]
         assert metrics["gender"]["balanced_accuracy"] >= 0.6  # the gate's floor held
 

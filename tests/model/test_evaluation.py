@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from gra.evaluation import choose_winner, confusion_rows, score
+from gra.evaluation import breakdown, choose_winner, confusion_rows, score
+from gra.models.calibration import expected_calibration_error
 
 AGES = ["teens", "twenties", "thirties", "fourties", "fifties", "sixties"]
 
@@ -40,14 +42,50 @@ def test_classes_absent_from_test_do_not_dilute_macro_scores():
     assert s["macro_f1"] == 1.0 and set(s["per_class"]) == {"twenties", "thirties"}
 
 
-def test_winner_is_chosen_on_validation_not_test():
+def _cv(mean: float) -> dict:
+    return {"balanced_accuracy": {"mean": mean, "std": 0.01}}
+
+
+def test_winner_is_chosen_by_cross_validation_not_test():
     candidates = {
-        "svm": {"val": {"balanced_accuracy": 0.8}, "test": {"balanced_accuracy": 0.6}},
-        "cnn": {"val": {"balanced_accuracy": 0.7}, "test": {"balanced_accuracy": 0.9}},
+        "svm": {"cv": _cv(0.8), "test": {"balanced_accuracy": 0.6}},
+        "cnn": {"cv": _cv(0.7), "test": {"balanced_accuracy": 0.9}},
     }
     assert choose_winner(candidates, "balanced_accuracy") == "svm"
-    candidates["cnn"]["val"]["balanced_accuracy"] = 0.8  # tie: the earlier-listed family
+    candidates["cnn"]["cv"] = _cv(0.8)  # tie: the earlier-listed family
     assert choose_winner(candidates, "balanced_accuracy") == "svm"
+
+
+def test_breakdown_scores_each_group_and_pools_small_ones():
+    rows = pd.DataFrame(
+        {
+            "locale": ["en"] * 30 + ["de"] * 25 + ["fr"] * 3 + ["it"] * 2,
+            "client_id": [f"s{i % 7}" for i in range(60)],
+        }
+    )
+    y = np.array([1] * 30 + [2] * 25 + [3] * 5)
+    pred = [1] * 30 + [3] * 25 + [3] * 5  # en right, de off by one, small ones right
+    lines = breakdown(rows, y, _onehot(pred, 6), "locale", AGES, ordinal=True)
+    by = {line["locale"]: line for line in lines}
+    assert [line["locale"] for line in lines] == ["en", "de", "other"]
+    assert by["en"]["accuracy"] == 1.0 and by["en"]["clips"] == 30
+    assert by["de"]["accuracy"] == 0.0 and by["de"]["mae_groups"] == 1.0
+    assert by["other"]["clips"] == 5 and by["other"]["accuracy"] == 1.0
+
+
+def test_ece_is_zero_for_calibrated_and_large_for_overconfident_predictions():
+    rng = np.random.default_rng(0)
+    n = 4000
+    confidence = rng.uniform(0.5, 1.0, n)
+    correct = rng.uniform(size=n) < confidence  # right exactly as often as it claims
+    pred = np.where(correct, 0, 1)
+    proba = np.column_stack([confidence, 1 - confidence])
+    calibrated = expected_calibration_error(proba, pred)
+    assert calibrated < 0.03
+    # Claims 99% but is right 75% of the time.
+    y = (rng.uniform(size=n) < 0.25).astype(int)
+    overconfident = np.tile([0.99, 0.01], (n, 1))
+    assert expected_calibration_error(overconfident, y) == pytest.approx(0.24, abs=0.03)
 
 
 def test_confusion_rows_for_dvc_plots():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gra.features import mfcc, prosodic, spectral
+from gra.features import egemaps, embedding, mfcc, prosodic, spectral
 from gra.features.analysis import Analysis
 
 VECTOR_SETS: dict[str, Callable[[Analysis], dict[str, float]]] = {
     "mfcc": mfcc.compute,
     "spectral": spectral.compute,
     "prosodic": prosodic.compute,
+    "egemaps": egemaps.compute,  # openSMILE
+    "embedding": embedding.compute,  # Resemblyzer speaker encoder
 }
 PATCH_SETS = {"logmel"}

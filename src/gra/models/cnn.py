@@ -23,10 +23,15 @@ FAMILY = "cnn"
 _META_FILE = "cnn.json"
 _STATE_FILE = "cnn_state.pt"
 
-# Augmentation strengths (training only).
+# Augmentation strengths (training only), kept label-safe: a +-8% tempo change and a noise
+# floor do not change who is speaking; no pitch shifts (pitch is the main gender/age cue).
 _GAIN_DB = 3.0  # random constant added to the whole patch, uniform in [-3, 3] dB
+_TEMPO = 0.08  # time axis stretched by a factor uniform in [0.92, 1.08]
+_NOISE_PROBABILITY = 0.5  # share of clips mixed with a flat noise floor ...
+_NOISE_BELOW_PEAK_DB = (25.0, 45.0)  # ... this far below the clip's loudest band
 _FREQ_MASKS, _FREQ_MASK_FRACTION = 2, 1 / 8  # up to n_mels/8 mel bands per mask
 _TIME_MASKS, _TIME_MASK_FRACTION = 2, 1 / 10  # up to crop/10 frames per mask
+_DB_TO_LN = np.log(10.0) / 10.0  # power dB -> natural log
 _PREDICT_BATCH = 32  # small batches are faster on CPU (cache-resident activations)
 
 
@@ -72,6 +77,7 @@ def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 class CnnClassifier:
     family = FAMILY
+    uses_validation = True  # keeps its best epoch on held-back speakers
 
     def __init__(self, classes: list[str], settings: CnnSettings, seed: int = 0) -> None:
         if not settings.channels:
@@ -127,12 +133,38 @@ class CnnClassifier:
         self.mean = float(mean)
         self.std = float(np.sqrt(var)) if var > 1e-12 else 1.0
 
+    @staticmethod
+    def _stretch(patch: np.ndarray, factor: float) -> np.ndarray:
+        """Tempo change: resample the time axis by linear interpolation."""
+        frames = patch.shape[1]
+        length = max(2, int(round(frames * factor)))
+        positions = np.linspace(0, frames - 1, length)
+        left = np.floor(positions).astype(int)
+        right = np.minimum(left + 1, frames - 1)
+        weight = (positions - left).astype(np.float32)
+        return patch[:, left] * (1 - weight) + patch[:, right] * weight
+
+    @staticmethod
+    def _add_noise_floor(patch: np.ndarray, below_peak_db: float) -> np.ndarray:
+        """Mix in a flat noise floor: power addition in dB (log-mel patches are in dB)."""
+        floor = float(patch.max()) - below_peak_db
+        return np.logaddexp(patch * _DB_TO_LN, floor * _DB_TO_LN) / _DB_TO_LN
+
     def _augment(self, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Random crop, gain offset (dB), standardise, then SpecAugment masks (set to 0 = mean)."""
+        """Tempo change, noise floor, random crop, gain offset (dB), standardise, then
+        SpecAugment masks (set to 0 = mean)."""
         b, n_mels, frames = batch.shape
         crop = int(min(max(self.settings.crop_frames, 1), frames))
-        starts = rng.integers(0, frames - crop + 1, size=b)
-        out = np.stack([batch[i, :, s : s + crop] for i, s in enumerate(starts)]).astype(np.float32)
+        pieces = []
+        for patch in batch.astype(np.float32):
+            patch = self._stretch(patch, rng.uniform(1 - _TEMPO, 1 + _TEMPO))
+            if rng.uniform() < _NOISE_PROBABILITY:
+                patch = self._add_noise_floor(patch, rng.uniform(*_NOISE_BELOW_PEAK_DB))
+            if patch.shape[1] < crop:  # a sped-up short patch: pad with its quietest value
+                patch = np.pad(patch, ((0, 0), (0, crop - patch.shape[1])), mode="minimum")
+            start = int(rng.integers(0, patch.shape[1] - crop + 1))
+            pieces.append(patch[:, start : start + crop])
+        out = np.stack(pieces).astype(np.float32)
         out += rng.uniform(-_GAIN_DB, _GAIN_DB, size=(b, 1, 1)).astype(np.float32)
         out = (out - self.mean) / self.std
         max_f = max(1, int(n_mels * _FREQ_MASK_FRACTION))
@@ -148,8 +180,9 @@ class CnnClassifier:
                 out[i, :, t0 : t0 + width] = 0.0
         return out
 
-    def _class_weights(self, y: np.ndarray) -> torch.Tensor:
-        counts = np.bincount(y, minlength=len(self.classes)).astype(np.float64)
+    def _class_weights(self, y: np.ndarray, clip_weights: np.ndarray) -> torch.Tensor:
+        # Class totals of the clip weights, so speaker balancing and class balancing combine.
+        counts = np.bincount(y, weights=clip_weights, minlength=len(self.classes))
         present = counts > 0
         weights = np.zeros(len(self.classes))
         weights[present] = 1.0 / counts[present]
@@ -165,11 +198,15 @@ class CnnClassifier:
         y: np.ndarray,
         X_val: FeatureMatrix | None = None,
         y_val: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> CnnClassifier:
         patches = self._patches(X)
         y = self._check_labels(y, len(patches), "fit")
         if len(y) == 0:
             raise ValueError("fit: no training clips")
+        clip_weights = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+        if len(clip_weights) != len(y):
+            raise ValueError(f"fit: {len(clip_weights)} weights for {len(y)} clips")
         use_val = X_val is not None and y_val is not None and len(X_val) > 0
         if use_val:
             val_patches = self._patches(X_val)
@@ -188,7 +225,9 @@ class CnnClassifier:
         with _torch_threads(s.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net = self._build()
-            loss_fn = nn.CrossEntropyLoss(weight=self._class_weights(y))
+            loss_fn = nn.CrossEntropyLoss(
+                weight=self._class_weights(y, clip_weights), reduction="none"
+            )
             optimizer = torch.optim.AdamW(
                 self.net.parameters(), lr=s.lr, weight_decay=s.weight_decay
             )
@@ -213,7 +252,8 @@ class CnnClassifier:
                     xb = torch.from_numpy(self._augment(patches[idx], rng))
                     yb = torch.from_numpy(y[idx])
                     optimizer.zero_grad(set_to_none=True)
-                    loss = loss_fn(self.net(xb), yb)
+                    wb = torch.from_numpy(clip_weights[idx].astype(np.float32))
+                    loss = (loss_fn(self.net(xb), yb) * wb).mean()
                     loss.backward()
                     optimizer.step()
                     scheduler.step()

@@ -1,4 +1,4 @@
-"""scikit-learn families on the summary vectors: RBF SVM and random forest."""
+"""scikit-learn families on the summary vectors: logistic regression, RBF SVM, random forest."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 import joblib
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from gra.config import ForestSettings, SvmSettings
+from gra.config import ForestSettings, LogregSettings, SvmSettings
 from gra.models.base import FeatureMatrix
+from gra.models.conditioning import interact
 
 
 class SklearnClassifier:
@@ -23,10 +25,16 @@ class SklearnClassifier:
     model of a task returns the same columns in the same order.
     """
 
-    def __init__(self, family: str, classes: list[str], pipeline: Pipeline):
+    def __init__(
+        self, family: str, classes: list[str], pipeline: Pipeline, needs_gender: bool = False
+    ):
         self.family = family
         self.classes = list(classes)
         self.pipeline = pipeline
+        self.needs_gender = needs_gender  # see gra.models.conditioning
+
+    def _design(self, X: FeatureMatrix) -> np.ndarray:
+        return interact(X) if self.needs_gender else X.vectors
 
     def fit(
         self,
@@ -34,14 +42,15 @@ class SklearnClassifier:
         y: np.ndarray,
         X_val: FeatureMatrix | None = None,
         y_val: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ) -> SklearnClassifier:
-        # Fixed hyperparameters from params.yaml: the validation split is only used to pick
-        # the winner (evaluate), so it is ignored here.
-        self.pipeline.fit(X.vectors, y)
+        # Fixed hyperparameters from params.yaml: no early stopping, so no validation data.
+        final_step = self.pipeline.steps[-1][0]
+        self.pipeline.fit(self._design(X), y, **{f"{final_step}__sample_weight": weights})
         return self
 
     def predict_proba(self, X: FeatureMatrix) -> np.ndarray:
-        proba = self.pipeline.predict_proba(X.vectors)
+        proba = self.pipeline.predict_proba(self._design(X))
         out = np.zeros((len(X), len(self.classes)))
         out[:, self.pipeline.classes_.astype(int)] = proba
         return out
@@ -50,6 +59,7 @@ class SklearnClassifier:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "family.txt").write_text(self.family)
         (directory / "classes.json").write_text(json.dumps(self.classes))
+        (directory / "inputs.json").write_text(json.dumps({"needs_gender": self.needs_gender}))
         joblib.dump(self.pipeline, directory / "pipeline.joblib")
 
     @classmethod
@@ -60,14 +70,30 @@ class SklearnClassifier:
         for _, step in pipeline.steps:
             if hasattr(step, "n_jobs"):
                 step.n_jobs = 1
+        inputs = directory / "inputs.json"
+        needs_gender = json.loads(inputs.read_text())["needs_gender"] if inputs.exists() else False
         return cls(
             (directory / "family.txt").read_text().strip(),
             json.loads((directory / "classes.json").read_text()),
             pipeline,
+            needs_gender,
         )
 
 
-def svm(classes: list[str], settings: SvmSettings, seed: int) -> SklearnClassifier:
+def logreg(
+    classes: list[str], settings: LogregSettings, seed: int, needs_gender: bool = False
+) -> SklearnClassifier:
+    # Strong L2 (small C): 500 correlated features from a few thousand speakers.
+    model = LogisticRegression(
+        C=settings.C, class_weight="balanced", max_iter=settings.max_iter, random_state=seed
+    )
+    pipeline = make_pipeline(StandardScaler(), model)
+    return SklearnClassifier("logreg", classes, pipeline, needs_gender)
+
+
+def svm(
+    classes: list[str], settings: SvmSettings, seed: int, needs_gender: bool = False
+) -> SklearnClassifier:
     # Balanced class weights: Common Voice is ~3:1 male and has few teens and 60+ speakers.
     model = SVC(
         C=settings.C,
@@ -76,10 +102,12 @@ def svm(classes: list[str], settings: SvmSettings, seed: int) -> SklearnClassifi
         probability=True,
         random_state=seed,
     )
-    return SklearnClassifier("svm", classes, make_pipeline(StandardScaler(), model))
+    return SklearnClassifier("svm", classes, make_pipeline(StandardScaler(), model), needs_gender)
 
 
-def random_forest(classes: list[str], settings: ForestSettings, seed: int) -> SklearnClassifier:
+def random_forest(
+    classes: list[str], settings: ForestSettings, seed: int, needs_gender: bool = False
+) -> SklearnClassifier:
     model = RandomForestClassifier(
         n_estimators=settings.n_estimators,
         min_samples_leaf=settings.min_samples_leaf,
@@ -88,4 +116,4 @@ def random_forest(classes: list[str], settings: ForestSettings, seed: int) -> Sk
         n_jobs=-1,
         random_state=seed,
     )
-    return SklearnClassifier("random_forest", classes, make_pipeline(model))
+    return SklearnClassifier("random_forest", classes, make_pipeline(model), needs_gender)

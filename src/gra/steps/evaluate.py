@@ -1,14 +1,20 @@
-"""Step 6: score every candidate on val and test; choose each task's winner on val."""
+"""Step 6: choose each task's winner by cross-validated score; report every candidate on the
+unseen test split, with per-gender and per-locale breakdowns and a confusion plot."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from gra.artifacts import read_features, read_table, task_data, write_json
+from gra.artifacts import read_features, read_json, read_table, task_data, write_json
 from gra.config import Settings
-from gra.evaluation import choose_winner, confusion_rows, confusion_table, score
-from gra.models import load
+from gra.errors import UserError
+from gra.evaluation import breakdown, choose_winner, confusion_rows, confusion_table, score
+from gra.models import load, predict_tasks
+from gra.plots import confusion_svg
 from gra.steps.train import candidate_dir
+
+REPORT_COLUMNS = ["balanced_accuracy", "accuracy", "macro_f1"]
+ORDINAL_COLUMNS = ["mae_groups", "within_one_group"]
 
 
 def run(settings: Settings) -> dict:
@@ -18,82 +24,105 @@ def run(settings: Settings) -> dict:
     report = [
         "# Evaluation",
         "",
-        "Winner per task: best validation score (metric named per task); scores below "
-        "are on the speaker-disjoint test split.",
+        "Winner per task: best mean score in speaker-grouped cross-validation on the "
+        "development speakers (train + val). Test: speakers never seen in training or model "
+        "choice. ECE: expected calibration error of the calibrated probabilities.",
         "",
     ]
-    for task in settings.train.tasks:
+    gender_model = None  # the gender winner: conditioned age models are scored with it
+    for task in sorted(settings.train.tasks, key=lambda t: t != "gender"):
         classes = settings.labels.classes(task)
         ordinal = task == "age"
-        data = {s: task_data(splits, features, task, s, classes) for s in ("val", "test")}
+        test = task_data(splits, features, task, "test", classes)
         candidates: dict[str, dict] = {}
         test_proba = {}
         for family in settings.train.candidates:
-            model = load(candidate_dir(settings, family) / task)
-            scores = {}
-            for split, d in data.items():
-                proba = model.predict_proba(d.X)
-                scores[split] = score(d.y, proba, classes, ordinal)
-                if split == "test":
-                    test_proba[family] = proba
-            candidates[family] = scores
+            directory = candidate_dir(settings, family)
+            trained = _trained(directory, family, task)
+            model = load(directory / task)
+            models = {"gender": gender_model, task: model} if gender_model else {task: model}
+            proba = predict_tasks(models, test.X)[task]
+            test_proba[family] = proba
+            candidates[family] = {
+                "cv": trained["cv"],
+                "calibration": trained["calibration"],
+                "test": score(test.y, proba, classes, ordinal),
+            }
         metric = settings.evaluate.metric_for(task)
         winner = choose_winner(candidates, metric)
-        test = data["test"]
+        if task == "gender":
+            gender_model = load(candidate_dir(settings, winner) / task)
+        proba = test_proba[winner]
         result["tasks"][task] = {
             "winner": winner,
             "select_metric": metric,
             "candidates": candidates,
+            "test_by_gender": breakdown(test.rows, test.y, proba, "gender", classes, ordinal),
+            "test_by_locale": breakdown(test.rows, test.y, proba, "locale", classes, ordinal),
         }
-        _write_confusion(settings, task, test.y, test_proba[winner], classes)
-        report += _task_report(
-            task, winner, metric, candidates, test, test_proba[winner], classes, ordinal
-        )
+        _write_confusion(settings, task, test.y, proba, classes, winner)
+        report += _task_report(task, result["tasks"][task], test, proba, classes, ordinal)
     write_json(settings.paths.metrics / "metrics.json", winner_metrics(result))
     write_json(settings.paths.reports / "evaluation.json", result)
     (settings.paths.reports / "evaluation.md").write_text("\n".join(report) + "\n")
     return result
 
 
+def _trained(directory, family: str, task: str) -> dict:
+    summary_file = directory / "train.json"
+    if not summary_file.exists():
+        raise UserError(f"{summary_file} is missing: run `gra train {family}` first.")
+    tasks = read_json(summary_file)["tasks"]
+    if task not in tasks or "cv" not in tasks[task]:
+        raise UserError(
+            f"the {family} candidate has no cross-validated {task} model "
+            f"(trained by an older gra?): run `gra train {family}` again."
+        )
+    return tasks[task]
+
+
 def winner_metrics(result: dict) -> dict:
-    """What `dvc metrics show` prints: each task's winner and its test scores. Every
-    candidate's val and test scores are in reports/evaluation.json."""
+    """What `dvc metrics show` prints: each task's winner, its cross-validation scores (mean
+    and spread over the folds) and its test scores. Every candidate is in evaluation.json."""
     out: dict = {}
     for task, r in result["tasks"].items():
-        win = r["candidates"][r["winner"]]["test"]
-        out[task] = {"winner": r["winner"]} | {k: v for k, v in win.items() if k != "per_class"}
+        win = r["candidates"][r["winner"]]
+        test = {k: v for k, v in win["test"].items() if k != "per_class"}
+        out[task] = {"winner": r["winner"]} | test | {"cv": win["cv"]}
     return out
 
 
-def _write_confusion(settings: Settings, task, y, proba, classes) -> None:
+def _write_confusion(settings: Settings, task, y, proba, classes, winner: str) -> None:
     settings.paths.plots.mkdir(parents=True, exist_ok=True)
     rows = confusion_rows(y, proba, classes)
     pd.DataFrame(rows, columns=["actual", "predicted"]).to_csv(
         settings.paths.plots / f"confusion_{task}.csv", index=False
     )
+    title = f"{task}: {winner} on the test split ({len(y)} clips)"
+    svg = confusion_svg(y, proba.argmax(axis=1), classes, title)
+    (settings.paths.plots / f"confusion_{task}.svg").write_text(svg)
 
 
-def _task_report(task, winner, metric, candidates, test, proba, classes, ordinal) -> list[str]:
-    cols = ["balanced_accuracy", "accuracy", "macro_f1"] + (
-        ["mae_groups", "within_one_group"] if ordinal else []
-    )
+def _cell(cv: dict, test: dict, column: str) -> str:
+    return f"{cv[column]['mean']:.3f} ± {cv[column]['std']:.3f} | {test[column]:.3f}"
+
+
+def _task_report(task, r, test, proba, classes, ordinal) -> list[str]:
+    cols = REPORT_COLUMNS + (ORDINAL_COLUMNS if ordinal else [])
+    winner, metric = r["winner"], r["select_metric"]
     lines = [
         f"## {task}",
         "",
-        f"Winner: **{winner}** (best validation {metric}); test clips {len(test.y)}, speakers "
-        f"{test.rows['client_id'].nunique()}.",
+        f"Winner: **{winner}** (best cross-validated {metric}); test clips {len(test.y)}, "
+        f"speakers {test.rows['client_id'].nunique()}.",
         "",
-        "| model | split | " + " | ".join(cols) + " |",
-        "|---|---|" + "---|" * len(cols),
+        "| model | " + " | ".join(f"{c} CV | {c} test" for c in cols) + " | ECE test |",
+        "|---|" + "---|---|" * len(cols) + "---|",
     ]
-    for family, scores in candidates.items():
-        for split in ("val", "test"):
-            lines.append(
-                f"| {family} | {split} | "
-                + " | ".join(f"{scores[split][c]:.3f}" for c in cols)
-                + " |"
-            )
-    per_class = candidates[winner]["test"]["per_class"]
+    for family, c in r["candidates"].items():
+        cells = " | ".join(_cell(c["cv"], c["test"], col) for col in cols)
+        lines.append(f"| {family} | {cells} | {c['test']['ece']:.3f} |")
+    per_class = r["candidates"][winner]["test"]["per_class"]
     lines += [
         "",
         "Per class (winner, test):",
@@ -105,5 +134,19 @@ def _task_report(task, winner, metric, candidates, test, proba, classes, ordinal
         f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
         for c, v in per_class.items()
     ]
+    for by in ("gender", "locale"):
+        table = r[f"test_by_{by}"]
+        keys = [k for k in table[0] if k != by] if table else []
+        lines += ["", f"By {by} (winner, test; groups under 20 clips pooled as other):", ""]
+        lines += [f"| {by} | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        lines += [
+            f"| {row[by]} | "
+            + " | ".join(
+                f"{row[k]:.3f}" if isinstance(row[k], float) else str(row[k]) for k in keys
+            )
+            + " |"
+            for row in table
+        ]
     lines += ["", "```", confusion_table(test.y, proba, classes), "```", ""]
+    lines += [f"Plot: plots/confusion_{task}.svg", ""]
     return lines

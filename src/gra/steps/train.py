@@ -1,4 +1,8 @@
-"""Step 5: fit one model family for every task on the train split."""
+"""Step 5: cross-validate one model family for every task on the development speakers.
+
+Development = the train and val splits; the test split stays unseen until `gra evaluate`.
+The k fold models, calibrated on their out-of-fold predictions, are the candidate.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,11 @@ from gra.artifacts import read_features, read_table, task_data, write_json
 from gra.config import Settings
 from gra.errors import UserError
 from gra.models import build
+from gra.models.conditioning import gender_from_labels
+from gra.models.crossval import cross_validate, speaker_weights
 from gra.progress import bar
+
+DEVELOPMENT = ("train", "val")
 
 
 def candidate_dir(settings: Settings, family: str) -> Path:
@@ -24,29 +32,53 @@ def run(settings: Settings, family: str) -> dict:
     splits = read_table(settings.paths.splits, "split")
     features = read_features(settings.paths.features)
     out = candidate_dir(settings, family)
-    summary: dict = {"family": family, "tasks": {}}
-    for task in settings.train.tasks:
+    t = settings.train
+    summary: dict = {"family": family, "cv_folds": t.cv_folds, "tasks": {}}
+    # Progress: folds, or epochs of every fold for families that train in epochs.
+    epochs = {"cnn": t.cnn.epochs, "mlp": t.mlp.epochs}.get(family)
+    by_epoch = epochs is not None
+    steps = t.cv_folds * (epochs or 1)
+    for task in t.tasks:
         classes = settings.labels.classes(task)
-        train = task_data(splits, features, task, "train", classes)
-        val = task_data(splits, features, task, "val", classes)
-        missing = sorted(set(classes) - {classes[i] for i in set(train.y.tolist())})
+        dev = task_data(splits, features, task, DEVELOPMENT, classes)
+        missing = sorted(set(classes) - {classes[i] for i in set(dev.y.tolist())})
         if missing:
             raise UserError(
-                f"the train split has no {task} examples of {missing}. Add data for them, or "
-                f"remove them from labels.{task} in params.yaml."
+                f"the development data has no {task} examples of {missing}. Add data for "
+                f"them, or remove them from labels.{task} in params.yaml."
             )
+        groups = dev.rows["client_id"].to_numpy()
+        needs_gender = t.needs_gender(task, family)
+        X = dev.X.with_gender(gender_from_labels(dev.rows["gender"])) if needs_gender else dev.X
         started = time.perf_counter()
-        model = build(family, classes, settings.train)
-        if hasattr(model, "on_epoch"):  # long training: show epochs as they finish
-            with bar(f"{family}/{task}", settings.train.cnn.epochs) as advance:
-                model.on_epoch = lambda _record: advance(1)
-                model.fit(train.X, train.y, val.X, val.y)
-        else:
-            model.fit(train.X, train.y, val.X, val.y)
-        model.save(out / task)
+        with bar(f"{family}/{task}", steps) as advance:
+
+            def watch(model) -> None:
+                if by_epoch:
+                    model.on_epoch = lambda _record: advance(1)
+
+            cv = cross_validate(
+                lambda task_classes=classes, conditioned=needs_gender: build(
+                    family, task_classes, t, conditioned
+                ),
+                X,
+                dev.y,
+                groups,
+                speaker_weights(groups, t.speaker_clip_cap),
+                classes,
+                k=t.cv_folds,
+                seed=t.seed,
+                ordinal=task == "age",
+                on_fold=watch,
+                fold_done=None if by_epoch else lambda: advance(1),
+            )
+        cv.model.save(out / task)
         summary["tasks"][task] = {
-            "train_clips": len(train.y),
-            "train_speakers": int(train.rows["client_id"].nunique()),
+            "dev_clips": len(dev.y),
+            "dev_speakers": int(len(set(groups))),
+            "cv": cv.summary,
+            "cv_folds_scores": cv.folds,
+            "calibration": cv.calibration,
             "seconds": round(time.perf_counter() - started, 2),
         }
     write_json(out / "train.json", summary)
