@@ -82,11 +82,23 @@ class Server:
                 raise AssertionError(f"service exited:\n{self.log.read_text()[-3000:]}")
             try:
                 if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    self._reach_every_worker()
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         raise AssertionError(f"service not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def _reach_every_worker(self) -> None:
+        """/readyz answers once one worker is up; a test's first request may still land on a
+        worker that is loading models. Concurrent requests, waited for, reach them all."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4) as pool:
+            for response in pool.map(
+                lambda _: httpx.get(self.url + "/info", timeout=180), range(8)
+            ):
+                response.raise_for_status()
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -36,8 +36,11 @@ def _percent(fill) -> float:
 
 
 def test_upload_shows_the_endpoints_answer(server, clips, browser_factory):
+    # Generous timeout: on a loaded 2-core runner a worker may still be warming up.
     expected = httpx.post(
-        server.url + "/predict", files={"audio": ("a.mp3", clips["mp3"].read_bytes())}
+        server.url + "/predict",
+        files={"audio": ("a.mp3", clips["mp3"].read_bytes())},
+        timeout=120,
     ).json()
     driver = browser_factory()
     driver.get(server.url + "/")
@@ -77,7 +80,7 @@ def test_recording_from_the_microphone(server, clips, browser_factory, tmp_path)
     assert _result(driver) == "done", driver.find_element(By.ID, "status").text
     status = driver.find_element(By.ID, "status").text
     assert status.startswith("recording.webm") and "speech" in status
-    info = httpx.get(server.url + "/info").json()
+    info = httpx.get(server.url + "/info", timeout=120).json()
     assert _shown(driver, "gender")["label"] in info["classes"]["gender"]
     assert _shown(driver, "age")["label"] in info["classes"]["age"]
 
