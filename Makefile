@@ -12,7 +12,7 @@ export BENTOML_DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: demo test lint format bench serve clean
+.PHONY: demo test lint format bench accuracy serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ format: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/featurize.py ../shared/cv-real-dev
 	$(PY) bench/serve.py ../shared/cv-real-dev
+
+# Every candidate and the two reference recipes on 5 speaker-disjoint folds (~25 min).
+accuracy: $(VENV)/.installed
+	$(PY) bench/speaker_folds.py ../shared/cv-real-dev .gra/cv-folds --folds 5
+	$(PY) bench/real_accuracy.py --folds .gra/cv-folds
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/gra serve

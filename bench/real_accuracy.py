@@ -318,6 +318,12 @@ def summary_markdown(folds: list[dict]) -> str:
         picked = sum(f["tasks"][t]["picked"] == name for f in folds for t in TASKS)
         mark = f" (picked {picked}/{2 * len(folds)})" if picked else ""
         lines.append(f"| {name}{mark} | " + " | ".join(cells) + " |")
+    # What `dvc repro` ships: in each fold, each task's CV-picked candidate.
+    cells = []
+    for task, key, _ in columns:
+        values = [f["tasks"][task]["rows"][f["tasks"][task]["picked"]][key] for f in folds]
+        cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f}")
+    lines.append("| **GRA as shipped** (CV-picked per task) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -324,7 +324,10 @@ def print_metrics(result: dict) -> None:
                 f"{t['within_one_group']:.3f}" if "within_one_group" in t else "",
                 f"{t['ece']:.3f}",
             )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # logs and CI: do not squeeze the table into 80 columns
+        console = Console(width=160)
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry point
