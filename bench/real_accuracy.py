@@ -49,10 +49,9 @@ from gra.data.sources import read_sources  # noqa: E402
 from gra.data.split import assign_splits  # noqa: E402
 from gra.features.extract import content_hash  # noqa: E402
 from gra.features.pipeline import featurize  # noqa: E402
-from gra.models import build, predict_tasks  # noqa: E402
-from gra.models.conditioning import gender_from_labels  # noqa: E402
-from gra.models.crossval import cross_validate, speaker_weights  # noqa: E402
+from gra.models import predict_tasks  # noqa: E402
 from gra.progress import bar  # noqa: E402
+from gra.steps.train import cross_validate_family  # noqa: E402
 
 REFERENCE_SR = 22050
 TASKS = ("gender", "age")
@@ -198,26 +197,9 @@ def run(
         keep = cap_per_speaker(test.rows, cap)
         rows: dict[str, dict] = {}
         cv_best: tuple[float, str] | None = None
-        groups = train.rows["client_id"].to_numpy()
         for family in families or t.candidates:
             started = time.perf_counter()
-            conditioned = t.needs_gender(task, family)
-            train_X = train.X
-            if conditioned:
-                train_X = train_X.with_gender(gender_from_labels(train.rows["gender"]))
-            cv = cross_validate(
-                lambda family=family, classes=classes, conditioned=conditioned: build(
-                    family, classes, t, conditioned
-                ),
-                train_X,
-                train.y,
-                groups,
-                speaker_weights(groups, t.speaker_clip_cap),
-                classes,
-                k=t.cv_folds,
-                seed=t.seed,
-                ordinal=task == "age",
-            )
+            cv = cross_validate_family(t, family, task, train, classes)
             fit_seconds = time.perf_counter() - started
             held = test.X.take(keep)
             started = time.perf_counter()

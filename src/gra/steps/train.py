@@ -7,14 +7,15 @@ The k fold models, calibrated on their out-of-fold predictions, are the candidat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from gra.artifacts import read_features, read_table, task_data, write_json
-from gra.config import Settings
+from gra.artifacts import TaskData, read_features, read_table, task_data, write_json
+from gra.config import Settings, TrainSettings
 from gra.errors import UserError
 from gra.models import build
 from gra.models.conditioning import gender_from_labels
-from gra.models.crossval import cross_validate, speaker_weights
+from gra.models.crossval import CrossValidation, cross_validate, speaker_weights
 from gra.progress import bar
 
 DEVELOPMENT = ("train", "val")
@@ -22,6 +23,35 @@ DEVELOPMENT = ("train", "val")
 
 def candidate_dir(settings: Settings, family: str) -> Path:
     return settings.paths.models / "candidates" / family
+
+
+def cross_validate_family(
+    t: TrainSettings,
+    family: str,
+    task: str,
+    dev: TaskData,
+    classes: list[str],
+    on_fold: Callable | None = None,
+    fold_done: Callable[[], None] | None = None,
+) -> CrossValidation:
+    """One family, one task: speaker-weighted, gender-conditioned where configured,
+    k-fold cross-validated by speaker. `gra train` and bench/real_accuracy.py both use it."""
+    groups = dev.rows["client_id"].to_numpy()
+    conditioned = t.needs_gender(task, family)
+    X = dev.X.with_gender(gender_from_labels(dev.rows["gender"])) if conditioned else dev.X
+    return cross_validate(
+        lambda: build(family, classes, t, conditioned),
+        X,
+        dev.y,
+        groups,
+        speaker_weights(groups, t.speaker_clip_cap),
+        classes,
+        k=t.cv_folds,
+        seed=t.seed,
+        ordinal=task == "age",
+        on_fold=on_fold,
+        fold_done=fold_done,
+    )
 
 
 def run(settings: Settings, family: str) -> dict:
@@ -47,9 +77,6 @@ def run(settings: Settings, family: str) -> dict:
                 f"the development data has no {task} examples of {missing}. Add data for "
                 f"them, or remove them from labels.{task} in params.yaml."
             )
-        groups = dev.rows["client_id"].to_numpy()
-        needs_gender = t.needs_gender(task, family)
-        X = dev.X.with_gender(gender_from_labels(dev.rows["gender"])) if needs_gender else dev.X
         started = time.perf_counter()
         with bar(f"{family}/{task}", steps) as advance:
 
@@ -57,25 +84,19 @@ def run(settings: Settings, family: str) -> dict:
                 if by_epoch:
                     model.on_epoch = lambda _record: advance(1)
 
-            cv = cross_validate(
-                lambda task_classes=classes, conditioned=needs_gender: build(
-                    family, task_classes, t, conditioned
-                ),
-                X,
-                dev.y,
-                groups,
-                speaker_weights(groups, t.speaker_clip_cap),
+            cv = cross_validate_family(
+                t,
+                family,
+                task,
+                dev,
                 classes,
-                k=t.cv_folds,
-                seed=t.seed,
-                ordinal=task == "age",
                 on_fold=watch,
                 fold_done=None if by_epoch else lambda: advance(1),
             )
         cv.model.save(out / task)
         summary["tasks"][task] = {
             "dev_clips": len(dev.y),
-            "dev_speakers": int(len(set(groups))),
+            "dev_speakers": int(dev.rows["client_id"].nunique()),
             "cv": cv.summary,
             "cv_folds_scores": cv.folds,
             "calibration": cv.calibration,
