@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -102,7 +103,13 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
             metric = r["select_metric"]
             best = max(c["cv"][metric]["mean"] for c in candidates.values())
             assert metrics[task]["cv"][metric]["mean"] == best
-            assert metrics[task]["cv"][metric]["std"] >= 0
+            winner = metrics[task]["winner"]
+            trained = json.loads(
+                (project / "models" / "candidates" / winner / "train.json").read_text()
+            )["tasks"][task]
+            folds = [fold[metric] for fold in trained["cv_folds_scores"]]
+            assert len(folds) == 3
+            assert metrics[task]["cv"][metric]["std"] == pytest.approx(np.std(folds), abs=1e-4)
             assert 0 <= winner_test["ece"] <= 1
             assert candidates["logreg"]["calibration"]["temperature"] > 0
             assert sum(row["clips"] for row in r["test_by_gender"]) == winner_test["n"]

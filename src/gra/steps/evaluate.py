@@ -9,7 +9,8 @@ from gra.artifacts import read_features, read_json, read_table, task_data, write
 from gra.config import Settings
 from gra.errors import UserError
 from gra.evaluation import breakdown, choose_winner, confusion_rows, confusion_table, score
-from gra.models import load, predict_tasks
+from gra.models import load
+from gra.models.conditioning import with_predicted_gender
 from gra.plots import confusion_svg
 from gra.steps.train import candidate_dir
 
@@ -34,14 +35,16 @@ def run(settings: Settings) -> dict:
         classes = settings.labels.classes(task)
         ordinal = task == "age"
         test = task_data(splits, features, task, "test", classes)
+        # Computed once per task; models not conditioned on gender ignore it.
+        test_X = with_predicted_gender(test.X, gender_model) if gender_model else test.X
         candidates: dict[str, dict] = {}
         test_proba = {}
+        loaded = {}
         for family in settings.train.candidates:
             directory = candidate_dir(settings, family)
             trained = _trained(directory, family, task)
-            model = load(directory / task)
-            models = {"gender": gender_model, task: model} if gender_model else {task: model}
-            proba = predict_tasks(models, test.X)[task]
+            loaded[family] = load(directory / task)
+            proba = loaded[family].predict_proba(test_X)
             test_proba[family] = proba
             candidates[family] = {
                 "cv": trained["cv"],
@@ -51,7 +54,7 @@ def run(settings: Settings) -> dict:
         metric = settings.evaluate.metric_for(task)
         winner = choose_winner(candidates, metric)
         if task == "gender":
-            gender_model = load(candidate_dir(settings, winner) / task)
+            gender_model = loaded[winner]
         proba = test_proba[winner]
         result["tasks"][task] = {
             "winner": winner,
