@@ -213,8 +213,14 @@ def test_field_feature_sets_speaker_embedding_and_egemaps(tmp_path, settings):
         )
         return Analysis(speech.samples, speech.sample_rate, settings.featurize)
 
+    import torch
+
     low_a, low_b, high = analysed(110, 2.0), analysed(110, 2.5), analysed(240, 2.0)
+    torch.set_num_threads(2)
     vectors = [np.array(list(embedding.compute(a).values())) for a in (low_a, low_b, high)]
+    # The encoder runs on one thread but leaves the process's count as it found it (later
+    # MLP/CNN training in the same process would otherwise crawl on one core).
+    assert torch.get_num_threads() == 2
     assert all(v.shape == (256,) and abs(np.linalg.norm(v) - 1) < 1e-3 for v in vectors)
     same, different = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
     assert same > different

@@ -9,19 +9,17 @@ from functools import lru_cache
 import numpy as np
 
 from gra.features.analysis import Analysis
+from gra.threads import torch_threads
 
 
 @lru_cache(maxsize=1)
 def _encoder():
     import warnings
 
-    import torch
-
     with warnings.catch_warnings():  # its webrtcvad dependency imports the old pkg_resources
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
         from resemblyzer import VoiceEncoder
 
-    torch.set_num_threads(1)  # workers are processes; one thread each
     return VoiceEncoder("cpu", verbose=False)
 
 
@@ -29,5 +27,8 @@ def compute(a: Analysis) -> dict[str, float]:
     if a.sample_rate != 16000:
         raise ValueError("the speaker embedding needs audio.sample_rate 16000")
     samples = np.asarray(a.samples, dtype=np.float32)
-    vector = _encoder().embed_utterance(samples)
+    # One thread: feature workers are processes, one per core. Set only around this call so
+    # that torch work later in the same process (MLP/CNN training) keeps its own count.
+    with torch_threads(1):
+        vector = _encoder().embed_utterance(samples)
     return {f"spk_emb_{i:03d}": float(v) for i, v in enumerate(vector)}

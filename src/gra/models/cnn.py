@@ -7,9 +7,8 @@ pooling over frequency and time, so it accepts any patch length (training crops,
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from torch import nn
 
 from gra.config import CnnSettings
 from gra.models.base import FeatureMatrix
+from gra.threads import torch_threads
 
 FAMILY = "cnn"
 _META_FILE = "cnn.json"
@@ -57,16 +57,6 @@ class _Net(nn.Module):
         h = self.features(x.unsqueeze(1).contiguous(memory_format=torch.channels_last))
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.head(self.dropout(pooled))
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -222,7 +212,7 @@ class CnnClassifier:
         # balanced sampler: every clip is seen exactly once per epoch, and rare classes are not
         # replayed many times per epoch (which overfits a handful of minority clips).
         # Absent classes get weight 0; they still keep an output column.
-        with _torch_threads(s.threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(s.threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.net = self._build()
             loss_fn = nn.CrossEntropyLoss(
