@@ -7,7 +7,6 @@ pooling over frequency and time, so it accepts any patch length (training crops,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,12 +15,11 @@ import torch
 from torch import nn
 
 from gra.config import CnnSettings
+from gra.models import torch_files
 from gra.models.base import FeatureMatrix
 from gra.threads import torch_threads
 
 FAMILY = "cnn"
-_META_FILE = "cnn.json"
-_STATE_FILE = "cnn_state.pt"
 
 # Augmentation strengths (training only), kept label-safe: a +-8% tempo change and a noise
 # floor do not change who is speaking; no pitch shifts (pitch is the main gender/age cue).
@@ -298,9 +296,6 @@ class CnnClassifier:
     # ---------------------------------------------------------- persistence
 
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "family.txt").write_text(FAMILY + "\n")
         meta = {
             "classes": self.classes,
             "settings": self.settings.model_dump(mode="json"),
@@ -310,22 +305,16 @@ class CnnClassifier:
             "best_epoch": self.best_epoch,
             "history": self.history,
         }
-        (directory / _META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        torch.save(self.net.state_dict(), directory / _STATE_FILE)
+        torch_files.save(directory, FAMILY, meta, self.net.state_dict())
 
     @classmethod
     def load(cls, directory: Path) -> CnnClassifier:
-        directory = Path(directory)
-        family = (directory / "family.txt").read_text().strip()
-        if family != FAMILY:
-            raise ValueError(f"{directory} holds a {family!r} model, not {FAMILY!r}")
-        meta = json.loads((directory / _META_FILE).read_text())
+        meta, state = torch_files.load(directory, FAMILY)
         model = cls(meta["classes"], CnnSettings.model_validate(meta["settings"]), meta["seed"])
         model.mean = float(meta["mean"])
         model.std = float(meta["std"])
         model.best_epoch = meta.get("best_epoch")
         model.history = meta.get("history", [])
-        state = torch.load(directory / _STATE_FILE, map_location="cpu", weights_only=True)
         model.net.load_state_dict(state)
         model.net.eval()
         return model

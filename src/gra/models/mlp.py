@@ -6,7 +6,6 @@ epoch on held-back speakers kept. Trains in seconds on CPU, so it can be cross-v
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import torch
 from torch import nn
 
 from gra.config import MlpSettings
+from gra.models import torch_files
 from gra.models.base import FeatureMatrix
 from gra.models.conditioning import interact
 
 FAMILY = "mlp"
-_META_FILE = "mlp.json"
-_STATE_FILE = "mlp_state.pt"
 
 
 def _net(n_in: int, n_out: int, s: MlpSettings) -> nn.Module:
@@ -121,9 +119,6 @@ class MlpClassifier:
             return torch.softmax(self.net(self._inputs(X)).double(), dim=1).numpy()
 
     def save(self, directory: Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "family.txt").write_text(FAMILY + "\n")
         meta = {
             "classes": self.classes,
             "settings": self.settings.model_dump(mode="json"),
@@ -132,23 +127,18 @@ class MlpClassifier:
             "best_epoch": self.best_epoch,
             "n_inputs": len(self.mean),
         }
-        (directory / _META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        torch.save(
-            {
-                "net": self.net.state_dict(),
-                "mean": torch.from_numpy(self.mean),
-                "std": torch.from_numpy(self.std),
-            },
-            directory / _STATE_FILE,
-        )
+        state = {
+            "net": self.net.state_dict(),
+            "mean": torch.from_numpy(self.mean),
+            "std": torch.from_numpy(self.std),
+        }
+        torch_files.save(directory, FAMILY, meta, state)
 
     @classmethod
     def load(cls, directory: Path) -> MlpClassifier:
-        directory = Path(directory)
-        meta = json.loads((directory / _META_FILE).read_text())
+        meta, state = torch_files.load(directory, FAMILY)
         settings = MlpSettings.model_validate(meta["settings"])
         model = cls(meta["classes"], settings, meta["seed"], meta["needs_gender"])
-        state = torch.load(directory / _STATE_FILE, map_location="cpu", weights_only=True)
         model.mean, model.std = state["mean"].numpy(), state["std"].numpy()
         model.net = _net(meta["n_inputs"], len(model.classes), settings)
         model.net.load_state_dict(state["net"])
