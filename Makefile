@@ -12,7 +12,7 @@ export BENTOML_DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: demo test lint format bench accuracy serve clean
+.PHONY: demo test lint format bench accuracy learning-curve serve clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(VENV)/.installed
 accuracy: $(VENV)/.installed
 	$(PY) bench/speaker_folds.py ../shared/cv-real-dev .gra/cv-folds --folds 5
 	$(PY) bench/real_accuracy.py --folds .gra/cv-folds
+
+learning-curve: $(VENV)/.installed
+	$(PY) bench/speaker_folds.py ../shared/cv-real-dev .gra/cv-folds --folds 5
+	$(PY) bench/learning_curve.py --folds .gra/cv-folds --families logreg
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/gra serve
