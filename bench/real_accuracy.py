@@ -156,7 +156,12 @@ def scores(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
 
 
 def run(
-    train_root: Path, test_root: Path, params: Path, cap: int, families: list[str] | None = None
+    train_root: Path,
+    test_root: Path,
+    params: Path,
+    cap: int,
+    families: list[str] | None = None,
+    with_reference: bool = True,
 ) -> dict:
     settings = load_settings(params)
     unknown = sorted(set(families or []) - set(settings.train.candidates))
@@ -175,17 +180,23 @@ def run(
             tables[name] = featurize(
                 rows, settings.audio, settings.featurize, settings.paths.cache, progress=advance
             )
-    reference = dict(
-        zip(
-            ("train", "test"),
-            (
-                reference_features(
-                    list(r["path"]), settings.paths.cache / "reference", settings.featurize.workers
-                )
-                for r in (train_rows, test_rows)
-            ),
-            strict=True,
+    reference = (
+        dict(
+            zip(
+                ("train", "test"),
+                (
+                    reference_features(
+                        list(r["path"]),
+                        settings.paths.cache / "reference",
+                        settings.featurize.workers,
+                    )
+                    for r in (train_rows, test_rows)
+                ),
+                strict=True,
+            )
         )
+        if with_reference
+        else None
     )
     results: dict = {"train": str(train_root), "test": str(test_root), "tasks": {}}
     t = settings.train
@@ -220,7 +231,7 @@ def run(
                 if task == "gender":
                     picked_gender = cv.model
             print(f"{task} {family}: {rows[family]}", flush=True)
-        for name, (columns, make) in REFERENCE_RECIPES.items():
+        for name, (columns, make) in (REFERENCE_RECIPES if reference else {}).items():
             rows[name] = _reference_scores(
                 task, classes, train_rows, test_rows, reference, columns, make, cap, t.seed
             )
@@ -323,6 +334,11 @@ def main() -> None:
     parser.add_argument(
         "--families", default=None, help="comma-separated subset of train.candidates to run"
     )
+    parser.add_argument(
+        "--skip-reference",
+        action="store_true",
+        help="leave out the two reference recipes (their features take ~20 min cold)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if args.folds:
@@ -342,7 +358,14 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     all_results = []
     for train_root, test_root in pairs:
-        results = run(train_root, test_root, args.params, args.max_clips_per_speaker, families)
+        results = run(
+            train_root,
+            test_root,
+            args.params,
+            args.max_clips_per_speaker,
+            families,
+            with_reference=not args.skip_reference,
+        )
         all_results.append(results)
         text = markdown(results)
         print(text, flush=True)
