@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,7 +29,7 @@ import numpy as np  # noqa: E402
 from real_accuracy import TASKS, cap_per_speaker, labelled_clips, scores  # noqa: E402
 
 from gra.artifacts import task_data  # noqa: E402
-from gra.config import load_settings  # noqa: E402
+from gra.config import ModelName, load_settings  # noqa: E402
 from gra.features.pipeline import featurize  # noqa: E402
 from gra.models import predict_tasks  # noqa: E402
 from gra.progress import bar  # noqa: E402
@@ -113,8 +114,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     settings = load_settings(args.params)
-    if args.families not in settings.train.candidates and args.families != "cnn":
-        sys.exit(f"--families {args.families!r}: not a family in train.candidates")
+    known = get_args(ModelName)
+    if args.families not in known:
+        sys.exit(f"--families {args.families!r}: not a model family; use one of {', '.join(known)}")
     try:
         fractions = sorted(float(f) for f in args.fractions.split(","))
     except ValueError:
