@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from gra.errors import UserError
+from gra.store import use_project_store
 
+# Before BentoML is imported: this project's own model store unless BENTOML_HOME is set.
+use_project_store()
 # Quiet third-party chatter before any of them is imported.
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -179,28 +182,135 @@ def gate(params: ParamsOption = Path("params.yaml")) -> None:
 
 @app.command()
 @_friendly
-def champion(params: ParamsOption = Path("params.yaml")) -> None:
-    """Show the current champion in the BentoML model store."""
-    from gra.registry import current_champion
+def champion(
+    show_history: Annotated[
+        bool, typer.Option("--history", help="Every champion this store has had.")
+    ] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Show the current champion (JSON on stdout), or with --history every champion."""
+    import json
 
-    champ = current_champion(_settings(params).gate.model_name)
+    from gra import registry
+
+    name = _settings(params).gate.model_name
+    if show_history:
+        rows = registry.history(name)
+        if not rows:
+            raise UserError(f"no champion {name!r} has been promoted in {registry.store_home()}")
+        print_history(rows)
+        return
+    champ = registry.current_champion(name)
     if champ is None:
         console.print("no champion yet: run the pipeline (make demo / dvc repro)")
         raise typer.Exit(1)
-    console.print(
-        f"{champ.tag}: " + ", ".join(f"{t}={v['family']}" for t, v in champ.info["tasks"].items())
-    )
-    console.print_json(data=champ.info["metrics"])
+    families = {t: v["family"] for t, v in champ.info["tasks"].items()}
+    print(json.dumps({"tag": champ.tag, "families": families} | _provenance(champ.info), indent=2))
+
+
+def _provenance(info: dict) -> dict:
+    keys = ("metrics", "data_version", "git_commit", "params")
+    return {k: info[k] for k in keys if k in info}
+
+
+def print_history(rows: list[dict]) -> None:
+    from rich import box
+
+    table = Table(title="Champions, oldest first (* = champion now)", box=box.SIMPLE_HEAD)
+    for col in ("champion", "promoted (UTC)", "replaced", "gender", "age", "data", "commit"):
+        table.add_column(col, no_wrap=True)
+
+    def score(metrics: dict, task: str, metric: str) -> str:
+        t = metrics.get(task, {})
+        return f"{t[metric]:.3f} {t['winner']}" if metric in t else ""
+
+    for r in rows:
+        m = r.get("metrics", {})
+        table.add_row(
+            r["tag"] + (" *" if r["current"] else ""),
+            r["at"][:16].replace("T", " "),
+            (r.get("replaced") or "-").split(":")[-1],
+            score(m, "gender", "balanced_accuracy"),
+            score(m, "age", "macro_f1"),
+            r.get("data_version", "")[:8],
+            r.get("git_commit", ""),
+        )
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)
+    out.print(table)
+    out.print("gender: test balanced accuracy; age: test macro-F1 (each with its winning family)")
 
 
 @app.command()
 @_friendly
-def rollback(params: ParamsOption = Path("params.yaml")) -> None:
-    """Delete the current champion so the previous one serves again."""
+def rollback(
+    to: Annotated[
+        str | None, typer.Option("--to", help="Tag to make champion (default: the previous).")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Make the previous champion (or --to TAG) the champion again. Deletes nothing."""
     from gra.registry import rollback as do_rollback
 
-    after = do_rollback(_settings(params).gate.model_name)
-    console.print(f"champion is now {after or 'none'}")
+    before, after = do_rollback(_settings(params).gate.model_name, to)
+    print(f"champion is now {after} (was {before}; both stay in the store)")
+    console.print("a running `gra serve` keeps its model until it is restarted")
+
+
+@app.command()
+@_friendly
+def monitor(
+    format: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Delete every row of the inference log.")
+    ] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Drift of the logged answers against the champion's training data (Evidently report).
+
+    Exit code 0 with a verdict (drift or not), 3 when there are too few answers for one."""
+    import json
+
+    from gra.monitoring.drift import NotEnoughData, measure_drift
+    from gra.monitoring.log import InferenceLog
+
+    if format not in ("text", "json"):
+        raise UserError(f"--format must be text or json, not {format!r}")
+    settings = _settings(params)
+    m = settings.monitoring
+    if reset:
+        rows = InferenceLog(m.log_path, m).reset()
+        print(f"cleared {m.log_path} ({rows} rows)")
+        return
+    try:
+        summary = measure_drift(settings, settings.paths.reports / "monitoring")
+    except NotEnoughData as exc:
+        if format == "json":
+            answer = {"rows": exc.rows, "drift_detected": None, "message": str(exc)}
+            print(json.dumps(answer))
+        console.print(f"[yellow]no verdict:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(3) from None
+    if format == "json":
+        print(json.dumps(summary.to_dict(), indent=2))
+        return
+    verdict = "[bold red]DRIFT[/]" if summary.drift_detected else "[green]no drift[/]"
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(
+        f"{verdict}: {len(summary.drifted_columns)} of {summary.columns_tested} feature columns "
+        f"drifted (share {summary.drift_share:.2f}, threshold {summary.drift_share_threshold}) "
+        f"in the last {summary.rows} answers of {summary.model} "
+        f"({summary.window['first']} .. {summary.window['last']})"
+    )
+    if summary.drifted_columns:
+        out.print("  drifted: " + ", ".join(summary.drifted_columns))
+    for task, p in summary.prediction_drift.items():
+        mix = ", ".join(f"{k} {v:.0%}" for k, v in p["current"].items())
+        out.print(f"  {task} answers: {mix}" + ("  (drifted)" if p["drifted"] else ""))
+    if summary.embedding_drift:
+        e = summary.embedding_drift
+        out.print(f"  speaker embedding: score {e['score']:.3f}, drifted: {e['drifted']}")
+    out.print(f"  report: {summary.report}")
 
 
 @app.command()
@@ -223,6 +333,8 @@ def serve(
     host = host or settings.serve.host
     port = port or settings.serve.port
     console.print(f"serving {champ.tag} on http://{host}:{port}/ (Ctrl+C to stop)")
+    if settings.monitoring.log_requests:
+        console.print(f"answers are logged to {settings.monitoring.log_path} (never the audio)")
     os.environ["GRA_PARAMS"] = str(params.resolve())
     bentoml = str(Path(sys.executable).parent / "bentoml")
     cmd = [bentoml, "serve", "gra.serving.service:GRA", "--host", host, "--port", str(port)]

@@ -230,6 +230,54 @@ class ServeSettings(_Section):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
+# Summary features whose drift is tested by default: the interpretable ones (pitch, voice
+# quality, spectral shape, MFCC means). Globs over the champion's feature columns. The speaker
+# embedding is never among them: its drift is one embeddings test, and only when it is logged.
+DEFAULT_DRIFT_COLUMNS = [
+    "f0_*",
+    "voiced_fraction",
+    "jitter_proxy",
+    "shimmer_proxy",
+    "hnr_db",
+    "syllable_rate",
+    "*_khz_mean",
+    "flatness_mean",
+    "zcr_mean",
+    "contrast_mean_*",
+    "mfcc_mean_*",
+    "speech_seconds",
+]
+
+
+class MonitoringSettings(_Section):
+    """The inference log and the drift report (gra.monitoring)."""
+
+    log_requests: bool = True  # one row per answer: features and outputs, never audio
+    log_path: Path = Path("monitoring/inference.sqlite")
+    # The speaker embedding identifies a voice (biometric data): logged only when turned on.
+    log_embedding: bool = False
+    retention_days: float = Field(30.0, gt=0)  # older rows are deleted
+    max_rows: int = Field(200_000, ge=100)  # and the oldest beyond this many
+    window_rows: int = Field(1000, ge=1)  # drift: the last N answered rows ...
+    window_hours: float | None = Field(None, gt=0)  # ... within the last T hours, if set
+    min_rows: int = Field(30, ge=5)  # fewer rows than this: no verdict
+    reference_rows: int = Field(5000, ge=50)  # training rows kept with the champion
+    drift_columns: list[str] = DEFAULT_DRIFT_COLUMNS
+    drift_share: float = Field(0.3, gt=0, le=1)  # drift when this share of columns drifted
+    stattest: str | None = None  # Evidently's per-column test; None = its own choice
+    stattest_threshold: float | None = None
+    retrain_on_drift: bool = False  # the monitor flow starts retraining when drift is found
+
+
+class ScheduleSettings(_Section):
+    """`gra schedule`: the two Prefect deployments it serves."""
+
+    retrain_cron: str = "0 3 * * 1"  # retraining (dvc repro + gate): Mondays 03:00
+    timezone: str = "UTC"
+    monitor_every_minutes: float = Field(60.0, gt=0)  # drift report
+    build_bento: bool = False  # after a promotion, `bentoml build` the new champion
+
+
 class Settings(_Section):
     paths: Paths
     data: DataSettings
@@ -241,6 +289,8 @@ class Settings(_Section):
     evaluate: EvaluateSettings
     gate: GateSettings
     serve: ServeSettings = ServeSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
 
 def load_settings(path: Path | str = DEFAULT_PARAMS) -> Settings:

@@ -1,15 +1,23 @@
 """The champion: a bundle of each task's winning model plus the exact audio and feature settings
-it was trained with, kept in the BentoML model store. Only gate-approved bundles are saved there,
-so `<name>:latest` is always the current champion; `rollback` deletes it to restore the previous.
+it was trained with (and a sample of its training features, the drift reference), kept in the
+project's BentoML model store (gra.store).
+
+Which bundle is the champion is a pointer, not "the newest model": `champions/<name>.json` in the
+store records the current tag and every change of it (who replaced whom, when, why, from which
+data version and commit). Promotion adds a model and moves the pointer; rollback only moves the
+pointer back. No model is ever deleted by GRA.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +26,7 @@ from gra.config import AudioSettings, FeaturizeSettings, Settings
 from gra.errors import UserError
 from gra.features.extract import features_from_speech
 from gra.models import Classifier, FeatureMatrix, load, predict_tasks
+from gra.store import store_home
 
 BUNDLE_FILE = "bundle.json"
 
@@ -108,41 +117,170 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def current_champion(name: str) -> Champion | None:
+def _pointer_file(name: str) -> Path:
+    return store_home() / "champions" / f"{name}.json"
+
+
+def champion_record(name: str) -> dict:
+    """{"name", "current": tag or None, "history": [events, oldest first]}."""
+    path = _pointer_file(name)
+    if not path.exists():
+        return {"name": name, "current": None, "history": []}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"the champion record {path} is unreadable ({exc}); restore it from a backup or "
+            "delete it and promote again (`dvc repro -f gate`)"
+        ) from exc
+
+
+def _write_record(record: dict) -> None:
+    path = _pointer_file(record["name"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)  # atomic: a reader sees the old record or the new one, never half
+
+
+@contextlib.contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """One promotion or rollback at a time (the flow, a cron run and a user may overlap)."""
+    import fcntl
+
+    lock = _pointer_file(name).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def current_tag(name: str) -> str | None:
+    """The champion's tag. A store from before the pointer existed: its newest model."""
+    record = champion_record(name)
+    if record["current"] or record["history"]:
+        return record["current"]
     import bentoml
     from bentoml.exceptions import NotFound
 
     try:
-        model = bentoml.models.get(f"{name}:latest")
+        return str(bentoml.models.get(f"{name}:latest").tag)
     except NotFound:
         return None
+
+
+def current_champion(name: str) -> Champion | None:
+    tag = current_tag(name)
+    return None if tag is None else load_champion(tag)
+
+
+def load_champion(tag: str) -> Champion:
+    """Any bundle in the store by tag (the champion, an earlier one, the one a log row names)."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        model = bentoml.models.get(tag)
+    except NotFound:
+        raise UserError(
+            f"model {tag} is not in the BentoML store at {store_home()}; `gra champion "
+            "--history` lists the champions this store holds"
+        ) from None
     return Champion.from_directory(Path(model.path), str(model.tag))
 
 
-def promote(bundle: Path, name: str) -> str:
-    """Save the bundle to the BentoML model store as the new champion; returns its tag."""
+def promote(bundle: Path, name: str, reason: dict | None = None) -> str:
+    """Save the bundle to the store and make it the champion; returns its tag. `reason` (the
+    gate's comparison) is kept in the history with the data version and commit."""
     import bentoml
 
     info = json.loads((bundle / BUNDLE_FILE).read_text())
-    metadata = {
-        "metrics": info["metrics"],
-        "params": info["params"],
-        "data_version": info["data_version"],
-        "git_commit": info["git_commit"],
-        "winners": {t: v["family"] for t, v in info["tasks"].items()},
-    }
-    with bentoml.models.create(name, metadata=metadata, labels={"stage": "champion"}) as model:
-        shutil.copytree(bundle, model.path, dirs_exist_ok=True)
-    return str(model.tag)
+    with _locked(name):
+        replaced = current_tag(name)
+        metadata = {
+            "metrics": info["metrics"],
+            "params": info["params"],
+            "data_version": info["data_version"],
+            "git_commit": info["git_commit"],
+            "winners": {t: v["family"] for t, v in info["tasks"].items()},
+            "replaced": replaced or "",  # BentoML metadata cannot hold None
+        }
+        with bentoml.models.create(name, metadata=metadata) as model:
+            shutil.copytree(bundle, model.path, dirs_exist_ok=True)
+        tag = str(model.tag)
+        record = champion_record(name)
+        record["current"] = tag
+        record["history"].append(
+            {
+                "event": "promoted",
+                "tag": tag,
+                "at": _now(),
+                "replaced": replaced,
+                "reason": reason or {},
+                "data_version": info["data_version"],
+                "git_commit": info["git_commit"],
+                "winners": metadata["winners"],
+                "metrics": _headline(info["metrics"]),
+            }
+        )
+        _write_record(record)
+    return tag
 
 
-def rollback(name: str) -> str | None:
-    """Delete the current champion; returns the tag that is champion afterwards (or None)."""
-    import bentoml
+def rollback(name: str, to: str | None = None) -> tuple[str, str]:
+    """Move the champion pointer back to the champion promoted before the current one (or to
+    `to`, any model of this name in the store). Deletes nothing. Returns (from, to)."""
+    with _locked(name):
+        record = champion_record(name)
+        current = current_tag(name)
+        if current is None:
+            raise UserError(f"no champion named {name!r} in the store at {store_home()}")
+        promoted = [e["tag"] for e in record["history"] if e["event"] == "promoted"]
+        if to is None:
+            earlier = promoted[: promoted.index(current)] if current in promoted else []
+            if not earlier:
+                raise UserError(
+                    f"{current} is the first champion: there is none before it to roll back to"
+                )
+            target = earlier[-1]
+        else:
+            target = to if ":" in to else f"{name}:{to}"
+            if not target.startswith(f"{name}:"):
+                raise UserError(f"{to} is not a {name!r} model")
+        target = load_champion(target).tag  # checks that the store still holds it
+        if target == current:
+            raise UserError(f"{target} is already the champion")
+        record["current"] = target
+        record["history"].append(
+            {"event": "rollback", "tag": target, "at": _now(), "replaced": current}
+        )
+        _write_record(record)
+    return current, target
 
-    champion = current_champion(name)
-    if champion is None:
-        raise UserError(f"no champion named {name!r} in the BentoML model store")
-    bentoml.models.delete(champion.tag)
-    after = current_champion(name)
-    return after.tag if after else None
+
+def history(name: str) -> list[dict]:
+    """Every champion this store has had, oldest first: one row per tag, with its metrics,
+    when it was first promoted and whether it is the champion now."""
+    record = champion_record(name)
+    rows: dict[str, dict] = {}
+    for event in record["history"]:
+        if event["event"] == "promoted":
+            rows[event["tag"]] = {**event, "current": False, "rolled_back_to": []}
+        elif event["tag"] in rows:
+            rows[event["tag"]]["rolled_back_to"].append(event["at"])
+    if record["current"] in rows:
+        rows[record["current"]]["current"] = True
+    return list(rows.values())
+
+
+def _headline(metrics: dict) -> dict:
+    """The numbers a history line shows: each task's winner and its main test scores."""
+    keep = ("winner", "balanced_accuracy", "accuracy", "macro_f1", "mae_groups")
+    return {task: {k: m[k] for k in keep if k in m} for task, m in metrics.items()}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -37,7 +37,9 @@ def run(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def jsonl(stdout: str) -> list[dict]:
-    return [json.loads(line) for line in stdout.splitlines()]
+    """One answer per line, without the request id (unique per answer)."""
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    return [{k: v for k, v in row.items() if k != "request_id"} for row in rows]
 
 
 def test_local_jsonl_over_a_folder_and_a_missing_file(champion_project, folder):

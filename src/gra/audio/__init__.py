@@ -22,6 +22,7 @@ from gra.audio.decode import (
     EmptyAudio,
     UnsupportedAudio,
     decode,
+    decode_input,
     resample,
 )
 from gra.audio.vad import speech_mask
@@ -35,6 +36,7 @@ __all__ = [
     "Speech",
     "UnsupportedAudio",
     "decode",
+    "decode_input",
     "detect_speech",
     "normalise_loudness",
     "prepare",
@@ -51,6 +53,9 @@ class Speech:
     sample_rate: int
     duration_seconds: float  # of the decoded input, before trimming
     speech_seconds: float  # length of `samples`
+    input_rate: int = 0  # what the input was: its sample rate, channels and codec
+    channels: int = 0
+    codec: str = ""
 
     @property
     def has_speech(self) -> bool:
@@ -61,7 +66,8 @@ def detect_speech(
     source: str | Path | bytes, settings: AudioSettings, max_input_seconds: float | None = None
 ) -> Speech:
     """Decode -> 16 kHz mono -> (denoise) -> keep the speech. Not yet loudness-normalised."""
-    raw, rate = decode(source, max_input_seconds)
+    decoded = decode_input(source, max_input_seconds)
+    raw, rate = decoded.samples, decoded.sample_rate
     duration = len(raw) / rate
     samples = resample(raw, rate, settings.sample_rate)
     sr = settings.sample_rate
@@ -75,7 +81,7 @@ def detect_speech(
     speech = samples[mask]
     if len(speech) < sr * settings.vad.min_speech_ms / 1000:
         speech = speech[:0]
-    return Speech(speech, sr, duration, len(speech) / sr)
+    return Speech(speech, sr, duration, len(speech) / sr, rate, decoded.channels, decoded.codec)
 
 
 def windows(speech: Speech, settings: AudioSettings) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ few kbit/s opus can hold hours in 20 MB) cannot exhaust memory.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +54,24 @@ _NOT_AUDIO = (
 )
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """Mono samples at the input's own rate, and what the input was (for the inference log)."""
+
+    samples: np.ndarray
+    sample_rate: int
+    channels: int
+    codec: str  # e.g. "MP3", "WAV/PCM_16", "opus", "aac"
+
+
 def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Decode a path or raw bytes into (mono float32 samples, native sample rate)."""
+    decoded = decode_input(source, max_seconds)
+    return decoded.samples, decoded.sample_rate
+
+
+def decode_input(source: Source, max_seconds: float | None = None) -> Decoded:
+    """Decode a path or raw bytes; also say how many channels and which codec it had."""
     if isinstance(source, str | Path) and not Path(source).is_file():
         raise AudioDecodeError(f"{source} does not exist or is not a file")
     try:
@@ -65,11 +82,12 @@ def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray
         # Not a format libsndfile knows, or a variant it lacks (codecs inside wav, webm, m4a).
         # If FFmpeg cannot open it either, it is not audio we can read (415); a file that opens
         # but fails while decoding is corrupt (422).
-        data, rate = _decode_ffmpeg(source, max_seconds)
+        data, rate, codec = _decode_ffmpeg(source, max_seconds)
     else:
         with handle:
+            codec = f"{handle.format}/{handle.subtype}"
             data, rate = _read_soundfile(handle, max_seconds)
-    return _to_mono(data), rate
+    return Decoded(_to_mono(data), rate, int(data.shape[1]), codec)
 
 
 def _reason(exc: Exception) -> str:
@@ -89,7 +107,7 @@ def _read_soundfile(handle: sf.SoundFile, max_seconds: float | None) -> tuple[np
     return data, rate
 
 
-def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarray, int]:
+def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarray, int, str]:
     import av
 
     handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else str(source)
@@ -121,7 +139,7 @@ def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarra
             raise CorruptAudio(f"cannot decode audio: {exc}") from exc
     if not blocks:
         raise EmptyAudio("the audio has zero length")
-    return np.concatenate(blocks, axis=1).T, rate
+    return np.concatenate(blocks, axis=1).T, rate, stream.codec_context.name
 
 
 def _as_float(block: np.ndarray) -> np.ndarray:

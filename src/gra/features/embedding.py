@@ -11,6 +11,10 @@ import numpy as np
 from gra.features.analysis import Analysis
 from gra.threads import torch_threads
 
+# Column names of the embedding. It identifies a voice: the inference log leaves it out unless
+# the operator turns monitoring.log_embedding on.
+EMBEDDING_PREFIX = "spk_emb_"
+
 
 @lru_cache(maxsize=1)
 def _encoder():
@@ -31,4 +35,4 @@ def compute(a: Analysis) -> dict[str, float]:
     # that torch work later in the same process (MLP/CNN training) keeps its own count.
     with torch_threads(1):
         vector = _encoder().embed_utterance(samples)
-    return {f"spk_emb_{i:03d}": float(v) for i, v in enumerate(vector)}
+    return {f"{EMBEDDING_PREFIX}{i:03d}": float(v) for i, v in enumerate(vector)}

@@ -39,7 +39,9 @@ def predict_local(
     for start in range(0, len(files), chunk):
         part = files[start : start + chunk]
         problems = {p: _unreadable(p) for p in part}
-        results = iter(predictor.predict_many([p for p in part if problems[p] is None]))
+        results = iter(
+            predictor.predict_many([p for p in part if problems[p] is None], origin="cli")
+        )
         for path in part:
             result = problems[path] or next(results)
             if isinstance(result, InputRejected):

@@ -3,6 +3,8 @@ settings. The HTTP service and `gra predict` both call this, so they cannot disa
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,9 @@ from gra.audio import (
 )
 from gra.config import ServeSettings, Settings
 from gra.errors import UserError
+from gra.features.embedding import EMBEDDING_PREFIX
 from gra.models import FeatureMatrix
+from gra.monitoring.log import InferenceLog
 from gra.registry import Champion, current_champion
 from gra.serving.batching import MicroBatcher
 
@@ -62,25 +66,34 @@ class _Clip:
     speech_seconds: float
     rows: FeatureMatrix | None  # None: no speech
     weights: np.ndarray | None  # window lengths, for averaging
+    input: dict  # sample_rate, channels, codec of the upload (for the inference log)
 
 
 class Predictor:
-    def __init__(self, champion: Champion, serve: ServeSettings, batching: bool = False):
+    def __init__(
+        self,
+        champion: Champion,
+        serve: ServeSettings,
+        batching: bool = False,
+        log: InferenceLog | None = None,
+    ):
         self.champion = champion
         self.serve = serve
         self.audio = champion.audio  # the settings it was trained with, not today's params
         # In a server, concurrent requests share model calls (see batching.py).
         self.batcher = MicroBatcher(self._classify, serve.max_batch_clips) if batching else None
+        self.log = log
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Predictor:
+    def from_settings(cls, settings: Settings, log: bool = True) -> Predictor:
         champion = current_champion(settings.gate.model_name)
         if champion is None:
             raise UserError(
                 f"no champion {settings.gate.model_name!r} in the BentoML model store "
                 f"(BENTOML_HOME): train one first with `make demo` or `dvc repro`"
             )
-        return cls(champion, settings.serve)
+        inference_log = InferenceLog.from_settings(settings.monitoring) if log else None
+        return cls(champion, settings.serve, log=inference_log)
 
     @property
     def model_tag(self) -> str:
@@ -101,18 +114,22 @@ class Predictor:
             "data_version": info.get("data_version"),
         }
 
-    def predict(self, source: Source) -> dict:
+    def predict(self, source: Source, origin: str = "http") -> dict:
         """One recording -> the response dict; raises InputRejected for unusable input."""
-        result = self.predict_many([source])[0]
+        result = self.predict_many([source], origin)[0]
         if isinstance(result, InputRejected):
             raise result
         return result
 
-    def predict_many(self, sources: Sequence[Source]) -> list[dict | InputRejected]:
+    def predict_many(
+        self, sources: Sequence[Source], origin: str = "http"
+    ) -> list[dict | InputRejected]:
         """Several recordings, one result each in order; a bad one does not stop the rest.
 
-        The models run once over the windows of every recording together (one batch).
+        The models run once over the windows of every recording together (one batch). Each
+        result is appended to the inference log (when there is one) before it is returned.
         """
+        started = time.perf_counter()
         clips: list[_Clip | InputRejected] = []
         for source in sources:
             try:
@@ -135,7 +152,42 @@ class Predictor:
                 results.append(self._response(clip, None))
             else:
                 results.append(self._response(clip, next(per_clip)))
+        if self.log is not None:
+            latency = (time.perf_counter() - started) * 1000 / max(1, len(sources))
+            self.log.append(
+                [self._log_row(c, r, origin, latency) for c, r in zip(clips, results, strict=True)]
+            )
         return results
+
+    def _log_row(
+        self, clip: _Clip | InputRejected, result: dict | InputRejected, origin: str, ms: float
+    ) -> dict:
+        """What the inference log keeps of one answer: never the audio."""
+        row = {"ts": time.time(), "origin": origin, "model": self.model_tag, "latency_ms": ms}
+        if isinstance(result, InputRejected):
+            refusal = {"status": result.status, "error_code": result.code}
+            return row | refusal | {"request_id": uuid.uuid4().hex}
+        assert isinstance(clip, _Clip)
+        row |= {
+            "request_id": result["request_id"],
+            "status": 200,
+            "speech_detected": result["speech_detected"],
+            "speech_seconds": result["speech_seconds"],
+            "duration_seconds": result["duration_seconds"],
+            **clip.input,
+        }
+        if clip.rows is None:
+            return row
+        tasks = list(self.champion.info["tasks"])
+        row |= {task: result[task]["label"] for task in tasks}
+        row["probabilities"] = {task: result[task]["probabilities"] for task in tasks}
+        mean = np.average(clip.rows.vectors, axis=0, weights=clip.weights)
+        values = dict(zip(clip.rows.columns, (round(float(v), 6) for v in mean), strict=True))
+        embedding = [v for c, v in values.items() if c.startswith(EMBEDDING_PREFIX)]
+        row["features"] = {c: v for c, v in values.items() if not c.startswith(EMBEDDING_PREFIX)}
+        if embedding and self.log.settings.log_embedding:
+            row["embedding"] = embedding
+        return row
 
     def _prepare(self, source: Source) -> _Clip:
         if isinstance(source, bytes | bytearray) and not source:
@@ -148,14 +200,16 @@ class Predictor:
                 422,
                 "too_short",
             )
+        facts = {"sample_rate": speech.input_rate, "channels": speech.channels}
+        facts["codec"] = speech.codec
         if not speech.has_speech:
-            return _Clip(speech.duration_seconds, 0.0, None, None)
+            return _Clip(speech.duration_seconds, 0.0, None, None, facts)
         pieces = windows(speech, self.audio)
         rows = FeatureMatrix.concat(
             [self.champion.featurise(piece, speech.sample_rate) for piece in pieces]
         )
         weights = np.array([len(piece) for piece in pieces], dtype=np.float64)
-        return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights)
+        return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights, facts)
 
     def _classify(self, groups: list[FeatureMatrix]) -> list[dict[str, np.ndarray]]:
         """Run each task's model once over all windows, then average each clip's windows."""
@@ -168,6 +222,7 @@ class Predictor:
 
     def _response(self, clip: _Clip, proba: dict[str, np.ndarray] | None) -> dict:
         out: dict = {
+            "request_id": uuid.uuid4().hex,  # the inference log's row for this answer
             "speech_detected": proba is not None,
             "speech_seconds": round(clip.speech_seconds, 3),
         }

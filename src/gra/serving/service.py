@@ -23,7 +23,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
 
 from gra.config import load_settings
-from gra.registry import Champion
+from gra.monitoring.log import InferenceLog
+from gra.registry import Champion, current_tag
 from gra.serving.http_limits import BodyLimit
 from gra.serving.predictor import InputRejected, Predictor
 from gra.serving.uploads import spooled_upload
@@ -88,7 +89,11 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 )
 @bentoml.asgi_app(app, path="/")
 class GRA:
-    champion = bentoml.models.BentoModel(f"{SETTINGS.gate.model_name}:latest")
+    # The champion pointer at start-up: a running service keeps the model it loaded, a
+    # restarted one serves the pointer's, a bento the one it was built with (_served_model).
+    champion = bentoml.models.BentoModel(
+        current_tag(SETTINGS.gate.model_name) or f"{SETTINGS.gate.model_name}:latest"
+    )
 
     def __init__(self) -> None:
         import torch
@@ -103,6 +108,8 @@ class GRA:
         self.predictor = Predictor(bundle, SERVE, batching=SERVE.adaptive_batching)
         self.page = resources.files("gra.serving").joinpath("ui/index.html").read_text()
         self._warm_up()
+        # After the warm-up, which is not an answer to anyone.
+        self.predictor.log = InferenceLog.from_settings(SETTINGS.monitoring)
 
     def _warm_up(self) -> None:
         """Run one prediction on a synthetic voice (one the VAD accepts, so every stage runs)
@@ -134,7 +141,7 @@ class GRA:
     def predict(self, audio: UploadFile = File(...)) -> dict:
         """One recording (multipart field `audio`) -> gender and age group."""
         with spooled_upload(audio.file, SERVE.max_upload_bytes) as path:
-            return self.predictor.predict(path)
+            return self.predictor.predict(path, origin="http")
 
     @app.post("/predict_batch")
     def predict_batch(self, audio: list[UploadFile] = File(...)) -> list[dict]:
@@ -158,7 +165,8 @@ class GRA:
                     index.append(i)
                 except InputRejected as exc:
                     results[i] = exc
-            for i, result in zip(index, self.predictor.predict_many(paths), strict=True):
+            answers = self.predictor.predict_many(paths, origin="http_batch")
+            for i, result in zip(index, answers, strict=True):
                 results[i] = result
         return [r.to_dict() if isinstance(r, InputRejected) else r for r in results]
 

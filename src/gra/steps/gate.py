@@ -10,6 +10,7 @@ from gra.config import Settings
 from gra.errors import GateFailed, UserError
 from gra.evaluation import score
 from gra.features.pipeline import featurize
+from gra.monitoring.reference import REFERENCE_FILE, build_reference
 from gra.registry import Champion, build_bundle, current_champion, promote
 from gra.steps.evaluate import winner_metrics
 
@@ -62,7 +63,18 @@ def run(settings: Settings) -> GateResult:
         bundle = build_bundle(
             settings, winners, features.feature_columns, metrics, settings.paths.models / "bundle"
         )
-        result.tag = promote(bundle, settings.gate.model_name)
+        challenger = Champion.from_directory(bundle)
+        reference = build_reference(
+            challenger.predict_features,
+            challenger.info["tasks"],
+            splits,
+            features,
+            settings.monitoring.reference_rows,
+            settings.train.seed,
+        )
+        reference.to_parquet(bundle / REFERENCE_FILE, index=False)
+        reason = {"gate": "passed", "comparison": result.comparison}
+        result.tag = promote(bundle, settings.gate.model_name, reason)
     write_json(
         settings.paths.reports / "gate.json",
         {
@@ -83,6 +95,13 @@ def _rescore(champion: Champion, settings: Settings, splits) -> dict[str, dict]:
     """The champion's scores on today's test split, featurised with the champion's settings."""
     test_rows = splits[splits["split"] == "test"]
     table = featurize(test_rows, champion.audio, champion.featurize, settings.paths.cache)
+    if len(test_rows) and table.vectors.empty:
+        reasons = table.quarantine["reason"].head(3).tolist()
+        raise UserError(
+            f"none of the {len(test_rows)} test clips could be featurised to re-score the "
+            f"champion {champion.tag} (for example: {reasons}); check that data.sources still "
+            "point at the clips"
+        )
     out = {}
     for task in champion.models:
         classes = champion.info["tasks"][task]["classes"]
