@@ -5,11 +5,14 @@
   load, and the error count (anything but HTTP 200).
 - in-process: the same clips through `Predictor.predict` without HTTP, split into decode +
   VAD (+ noise gate), features and models, to show where the time goes.
+- inference log: the sequential and concurrent phases run twice in one go, with the inference
+  log off and on (a temporary log file), so the cost of logging is measured side by side.
 
 It starts `gra serve` itself on a free port with the champion in the BentoML store
 (BENTOML_HOME), or measures a running service given with --url. Run from the repository root:
 
     python bench/serve.py ../shared/cv-real-dev [--clips 60] [--seconds 30] [--clients 16]
+                          [--logging both|on|off] [--rounds 1]
 
 Figures are also written to bench/out/serve.json.
 """
@@ -45,7 +48,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--url", help="measure this running service instead of starting one")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument(
+        "--logging", choices=["both", "on", "off"], default="both", help="inference log"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="off/on pairs, interleaved")
     return parser.parse_args()
+
+
+def params_with_logging(params: Path, on: bool, log_file: Path) -> Path:
+    """A copy of the params with the inference log on (to `log_file`) or off."""
+    import yaml
+
+    values = yaml.safe_load(params.read_text())
+    values.setdefault("monitoring", {}).update(log_requests=on, log_path=str(log_file))
+    out = Path(tempfile.mkstemp(prefix="gra-bench-params-", suffix=".yaml")[1])
+    out.write_text(yaml.safe_dump(values, sort_keys=False))
+    return out
 
 
 def five_second_clips(source: Path, count: int) -> list[tuple[str, bytes]]:
@@ -168,6 +186,48 @@ def concurrent(url: str, clips: list[tuple[str, bytes]], clients: int, seconds: 
     }
 
 
+def measure_service(params: Path, url: str | None, args, clips) -> dict:
+    """Sequential and concurrent phases against a service started with `params` (or `url`)."""
+    proc = log = None
+    if url is None:
+        proc, url, log = start_service(params)
+    try:
+        wait_ready(url, proc, log)
+        info = __import__("httpx").get(url + "/info").json()
+        seq = summary(sequential(url, clips, args.requests))
+        conc = concurrent(url, clips, args.clients, args.seconds)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(30)
+    return {"info": info, "sequential": seq, "concurrent": conc}
+
+
+def in_process_logging(params: Path, clips: list[tuple[str, bytes]], log_file: Path) -> dict:
+    """`Predictor.predict` per clip with the inference log off and on, interleaved."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from gra.config import load_settings
+    from gra.monitoring.log import InferenceLog
+    from gra.serving.predictor import Predictor
+
+    torch.set_num_threads(1)
+    settings = load_settings(params)
+    predictor = Predictor.from_settings(settings, log=False)
+    log = InferenceLog(log_file, settings.monitoring)
+    times: dict[str, list[float]] = {"off": [], "on": []}
+    with threadpool_limits(1):
+        predictor.predict(clips[0][1])  # warm-up
+        for _, data in clips:
+            for mode in ("off", "on"):
+                predictor.log = log if mode == "on" else None
+                start = time.perf_counter()
+                predictor.predict(data)
+                times[mode].append((time.perf_counter() - start) * 1000)
+    return {mode: summary(ms) for mode, ms in times.items()}
+
+
 def in_process(params: Path, clips: list[tuple[str, bytes]]) -> dict:
     """Stage times without HTTP, one thread (a server worker runs one request per core)."""
     import numpy as np
@@ -179,7 +239,7 @@ def in_process(params: Path, clips: list[tuple[str, bytes]]) -> dict:
     from gra.serving.predictor import Predictor
 
     torch.set_num_threads(1)
-    predictor = Predictor.from_settings(load_settings(params))
+    predictor = Predictor.from_settings(load_settings(params), log=False)
     audio = predictor.audio
     stages: dict[str, list[float]] = {"decode+vad+denoise": [], "features": [], "models": []}
     with threadpool_limits(1):
@@ -211,55 +271,82 @@ def main() -> None:
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     clips = five_second_clips(args.source, args.clips)
     print(f"{len(clips)} clips of 4.5-5.5 s from {args.source}; {os.cpu_count()} CPU cores")
-    proc = log = None
-    url = args.url
-    if url is None:
-        proc, url, log = start_service(args.params)
-    try:
-        wait_ready(url, proc, log)
-        info = __import__("httpx").get(url + "/info").json()
-        seq = summary(sequential(url, clips, args.requests))
-        conc = concurrent(url, clips, args.clients, args.seconds)
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+    log_dir = Path(tempfile.mkdtemp(prefix="gra-bench-log-"))
+    modes = {"both": ["off", "on"], "on": ["on"], "off": ["off"]}[args.logging]
+    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for _ in range(args.rounds):
+        for mode in modes:
+            params = params_with_logging(args.params, mode == "on", log_dir / "inference.sqlite")
+            print(f"service with the inference log {mode} ...", flush=True)
+            runs[mode].append(measure_service(params, args.url, args, clips))
     local = in_process(args.params, clips)
+    local_logging = in_process_logging(args.params, clips, log_dir / "in-process.sqlite")
+    info = next(iter(runs.values()))[0]["info"]
     result = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "model": info["model"],
         "families": info["families"],
-        "sequential": seq,
-        "concurrent": conc,
+        "service": {
+            mode: [{"sequential": r["sequential"], "concurrent": r["concurrent"]} for r in rs]
+            for mode, rs in runs.items()
+        },
         "in_process": local,
+        "in_process_logging": local_logging,
     }
     families = ", ".join(f"{k}={v}" for k, v in info["families"].items())
     print(f"model {info['model']} ({families})")
-    row = "{:<28}{:>6}{:>9}{:>9}{:>9}{:>8}{:>8}"
+    row = "{:<36}{:>6}{:>9}{:>9}{:>9}{:>8}{:>8}"
     print(row.format("phase", "n", "p50 ms", "p95 ms", "mean ms", "req/s", "errors"))
-    print(
-        row.format(
-            "sequential /predict", seq["n"], seq["p50_ms"], seq["p95_ms"], seq["mean_ms"], "", 0
+    for mode, rs in runs.items():
+        for r in rs:
+            seq, conc = r["sequential"], r["concurrent"]
+            print(
+                row.format(
+                    f"sequential /predict, log {mode}",
+                    seq["n"],
+                    seq["p50_ms"],
+                    seq["p95_ms"],
+                    seq["mean_ms"],
+                    "",
+                    0,
+                )
+            )
+            print(
+                row.format(
+                    f"{conc['clients']} clients {conc['seconds']} s, log {mode}",
+                    conc["n"],
+                    conc["p50_ms"],
+                    conc["p95_ms"],
+                    conc["mean_ms"],
+                    conc["throughput_per_s"],
+                    conc["errors"],
+                )
+            )
+    for mode, t in local_logging.items():
+        print(
+            row.format(
+                f"in-process predict, log {mode}",
+                t["n"],
+                t["p50_ms"],
+                t["p95_ms"],
+                t["mean_ms"],
+                "",
+                "",
+            )
         )
-    )
-    label = f"{conc['clients']} clients, {conc['seconds']} s"
-    print(
-        row.format(
-            label,
-            conc["n"],
-            conc["p50_ms"],
-            conc["p95_ms"],
-            conc["mean_ms"],
-            conc["throughput_per_s"],
-            conc["errors"],
-        )
-    )
-    t = local["total"]
-    print(
-        row.format("in-process (no HTTP)", t["n"], t["p50_ms"], t["p95_ms"], t["mean_ms"], "", "")
-    )
     stages = ("decode+vad+denoise", "features", "models")
     print("in-process mean ms: " + ", ".join(f"{k} {local[k]}" for k in stages))
+    if set(runs) == {"off", "on"}:
+
+        def mean_of(mode: str, phase: str, key: str) -> float:
+            return statistics.fmean(r[phase][key] for r in runs[mode])
+
+        p50 = mean_of("on", "sequential", "p50_ms") / mean_of("off", "sequential", "p50_ms")
+        tput = mean_of("on", "concurrent", "throughput_per_s") / mean_of(
+            "off", "concurrent", "throughput_per_s"
+        )
+        print(f"logging on / off: sequential p50 x{p50:.3f}, 16-client throughput x{tput:.3f}")
+        result["logging_ratio"] = {"sequential_p50": p50, "throughput": tput}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2))
     print(f"written to {OUT}")

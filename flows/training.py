@@ -6,7 +6,7 @@ failures and a markdown artifact of the metrics. After a run, `dvc status` is cl
 `dvc repro` changes nothing, because every stage was run by DVC itself.
 
     python flows/training.py                 # run once (temporary local Prefect API)
-    python flows/training.py --cron "0 3 * * 1"   # serve: retrain every Monday 03:00
+    gra schedule                             # serve it on schedule.retrain_cron (flows/schedule.py)
 """
 
 from __future__ import annotations
@@ -130,9 +130,26 @@ def metrics_markdown(evaluation: dict, gate: dict | None) -> str:
     return "\n".join(lines)
 
 
+@task(name="bento-build")
+def build_bento() -> str:
+    """`gra build`: pack the new champion into a bento (schedule.build_bento)."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "gra"), "build"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise RuntimeError(f"gra build failed:\n{proc.stderr.strip()[-2000:]}")
+    return proc.stdout.strip().splitlines()[-1]
+
+
 @flow(name="training", log_prints=True)
 def training() -> dict:
-    """Run every stale DVC stage in order; fail (and promote nothing) if any stage fails."""
+    """Run every stale DVC stage in order; fail (and promote nothing) if any stage fails.
+    After a promotion, build the bento when schedule.build_bento is on."""
+    from gra.config import load_settings
     from gra.parallel import share_prefect_api
 
     share_prefect_api()  # stage subprocesses report to this run's Prefect API
@@ -151,16 +168,16 @@ def training() -> dict:
     print_metrics(evaluation)
     if gate:
         print(f"gate: {'passed, champion ' + gate['promoted'] if gate['passed'] else 'failed'}")
-    return {"stages": outcome, "gate": gate}
+    promoted = outcome.get("gate") == "ran" and gate and gate["passed"]
+    bento = None
+    if promoted and load_settings(ROOT / "params.yaml").schedule.build_bento:
+        bento = build_bento()
+        print(bento)
+    return {"stages": outcome, "gate": gate, "bento": bento}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cron", help="serve the flow on this cron schedule instead of once")
-    args = parser.parse_args()
-    if args.cron:
-        training.serve(name="scheduled-retraining", cron=args.cron)
-        return
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     state = training(return_state=True)
     if not state.is_completed():
         print(f"\ntraining failed: {state.message}", file=sys.stderr)

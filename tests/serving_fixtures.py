@@ -155,6 +155,21 @@ def _wav_with_codec_tag(tag: int) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
+def unlike(data: bytes, seed: int) -> bytes:
+    """Other voices and recording conditions: pitch and formants 20% higher, telephone band
+    (8 kHz) and background noise at ~10 dB SNR."""
+    import librosa
+
+    samples, rate = librosa.load(io.BytesIO(data), sr=None)
+    higher = soxr.resample(samples, rate, int(rate / 1.2))  # played back at `rate`: 1.2x
+    narrow = soxr.resample(soxr.resample(higher, rate, 8000), 8000, 16000)
+    noise = np.random.default_rng(seed).standard_normal(len(narrow)).astype(np.float32)
+    noisy = narrow + noise * np.sqrt(np.mean(narrow**2) / 10)
+    buffer = io.BytesIO()
+    sf.write(buffer, noisy, 16000, format="WAV")
+    return buffer.getvalue()
+
+
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory, demo_corpus) -> dict[str, Path]:
     """Good, silent and broken recordings, written once."""

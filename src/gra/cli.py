@@ -15,10 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from gra.errors import UserError
-from gra.store import use_project_store
+from gra.store import project_root, use_project_homes
 
-# Before BentoML is imported: this project's own model store unless BENTOML_HOME is set.
-use_project_store()
+# Before BentoML or Prefect is imported: this project's own model store and Prefect home
+# (.gra/bentoml, .gra/prefect) unless BENTOML_HOME / PREFECT_HOME are set.
+use_project_homes()
 # Quiet third-party chatter before any of them is imported.
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -311,6 +312,42 @@ def monitor(
         e = summary.embedding_drift
         out.print(f"  speaker embedding: score {e['score']:.3f}, drifted: {e['drifted']}")
     out.print(f"  report: {summary.report}")
+
+
+@app.command()
+@_friendly
+def build() -> None:
+    """`bentoml build` of the current champion, from this project's model store."""
+    import subprocess
+
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    proc = subprocess.run([bentoml, "build"], cwd=project_root(), capture_output=True, text=True)
+    if proc.returncode:
+        raise UserError(f"bentoml build failed:\n{proc.stderr.strip()[-3000:]}")
+    tag = next(
+        (line.split('"')[1] for line in proc.stdout.splitlines() if "Successfully built" in line),
+        None,
+    )
+    console.print(proc.stdout.strip()[-2000:] if tag is None else f"built bento {tag}")
+    if tag:
+        print(tag)
+
+
+@app.command()
+@_friendly
+def schedule(
+    port: Annotated[
+        int | None, typer.Option(help="Local Prefect server port (default schedule.prefect_port).")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Serve retraining (cron) and monitoring (interval) on Prefect until stopped (Ctrl+C).
+
+    Without PREFECT_API_URL it starts a local Prefect server (its UI on the same port), since
+    schedules only fire where a server runs; with it, it uses that server."""
+    from gra.scheduling import run_schedule
+
+    run_schedule(_settings(params).schedule, project_root(), port, console)
 
 
 @app.command()

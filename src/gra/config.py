@@ -276,6 +276,9 @@ class ScheduleSettings(_Section):
     timezone: str = "UTC"
     monitor_every_minutes: float = Field(60.0, gt=0)  # drift report
     build_bento: bool = False  # after a promotion, `bentoml build` the new champion
+    prefect_port: int = Field(
+        4200, ge=1, le=65535
+    )  # the local Prefect server `gra schedule` starts
 
 
 class Settings(_Section):

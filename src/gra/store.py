@@ -34,6 +34,15 @@ def use_project_store(root: Path | None = None) -> Path:
     return Path(home)
 
 
+def use_project_homes(root: Path | None = None) -> None:
+    """The project's own model store and Prefect home (.gra/prefect), unless set already."""
+    use_project_store(root)
+    if not os.environ.get("PREFECT_HOME"):
+        home = project_root(root) / ".gra" / "prefect"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(home)
+
+
 def store_home() -> Path:
     """The store BentoML uses in this process (its own default when nothing was set)."""
     return Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml")

@@ -4,7 +4,6 @@ clear answers for an empty or damaged log."""
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import subprocess
@@ -13,11 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
-import soundfile as sf
-import soxr
-from serving_fixtures import service_env
+from serving_fixtures import service_env, unlike
 
 GRA = str(Path(sys.executable).parent / "gra")
 SHARED_REAL = Path(__file__).resolve().parents[3] / "shared" / "cv-real-dev"
@@ -71,21 +67,6 @@ def like_traffic(tmp_path_factory) -> list[bytes]:
     assert proc.returncode == 0, proc.stderr
     audio = (".mp3", ".wav", ".flac", ".ogg")
     return [p.read_bytes() for p in sorted(out.rglob("*")) if p.suffix in audio]
-
-
-def unlike(data: bytes, seed: int) -> bytes:
-    """Other voices and recording conditions: pitch and formants 20% higher, telephone band
-    (8 kHz) and background noise at ~10 dB SNR."""
-    import librosa
-
-    samples, rate = librosa.load(io.BytesIO(data), sr=None)
-    higher = soxr.resample(samples, rate, int(rate / 1.2))  # played back at `rate`: 1.2x
-    narrow = soxr.resample(soxr.resample(higher, rate, 8000), 8000, 16000)
-    noise = np.random.default_rng(seed).standard_normal(len(narrow)).astype(np.float32)
-    noisy = narrow + noise * np.sqrt(np.mean(narrow**2) / 10)
-    buffer = io.BytesIO()
-    sf.write(buffer, noisy, 16000, format="WAV")
-    return buffer.getvalue()
 
 
 def monitor_json(project: Path) -> tuple[int, dict]:
