@@ -6,13 +6,15 @@ PYTHON ?= python3
 
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PREFECT_HOME ?= $(CURDIR)/.gra/prefect
+# The project's own model store (gra.store); raw `bentoml` commands run by make use it too.
+export BENTOML_HOME ?= $(CURDIR)/.gra/bentoml
 $(shell mkdir -p .gra/prefect)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export BENTOML_DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: demo test lint format bench accuracy learning-curve serve clean
+.PHONY: demo test lint format bench accuracy learning-curve serve schedule monitor clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +50,13 @@ learning-curve: $(VENV)/.installed
 
 serve: $(VENV)/.installed
 	$(VENV)/bin/gra serve
+
+# Retraining on schedule.retrain_cron and drift monitoring, with a local Prefect server + UI.
+schedule: $(VENV)/.installed
+	$(VENV)/bin/gra schedule
+
+monitor: $(VENV)/.installed
+	$(VENV)/bin/gra monitor
 
 clean:
 	rm -rf data/prepared data/features models reports metrics plots .gra/cache

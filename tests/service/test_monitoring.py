@@ -158,3 +158,55 @@ def test_too_few_rows_an_empty_or_damaged_log_get_clear_answers(server, champion
         response = httpx.post(server.url + "/predict", files={"audio": ("a", handle)})
     assert response.status_code == 200 and response.json()["speech_detected"] is True
     assert gra(champion_project, "monitor", "--reset").returncode == 0
+
+
+def test_embedding_is_logged_only_when_turned_on_and_then_tested_as_one(
+    champion_project, like_traffic
+):
+    import yaml
+
+    params = yaml.safe_load((champion_project / "params.yaml").read_text())
+    params["monitoring"].update(log_embedding=True, log_path="monitoring/with-embedding.sqlite")
+    (champion_project / "params-embedding.yaml").write_text(yaml.safe_dump(params))
+    inbox = champion_project / "tmp" / "embedding-inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for i, data in enumerate(like_traffic[:40]):
+        (inbox / f"{i}.wav").write_bytes(data)
+    predicted = gra(champion_project, "predict", str(inbox), "--params", "params-embedding.yaml")
+    assert predicted.returncode == 0, predicted.stderr
+    with sqlite3.connect(champion_project / "monitoring" / "with-embedding.sqlite") as conn:
+        stored = [json.loads(e) for (e,) in conn.execute("SELECT embedding FROM answers")]
+    assert len(stored) == 40 and all(len(e) == 256 for e in stored)
+    proc = gra(champion_project, "monitor", "-f", "json", "--params", "params-embedding.yaml")
+    summary = json.loads(proc.stdout)
+    assert proc.returncode == 0, proc.stderr
+    assert 0 <= summary["embedding_drift"]["score"] <= 1
+    assert not any(c.startswith("spk_emb") for c in summary["drifted_columns"])
+    assert summary["columns_tested"] < 60  # 256 embedding values are one test, not 256
+
+
+def test_a_champion_without_a_reference_gets_a_clear_message(server, champion_project, clips):
+    assert gra(champion_project, "monitor", "--reset").returncode == 0
+    for _ in range(3):
+        with open(clips["wav"], "rb") as handle:
+            httpx.post(server.url + "/predict", files={"audio": ("a", handle)}, timeout=60)
+    model = log_rows(champion_project)[-1]["model"].split(":")[1]
+    reference = champion_project / "bentoml" / "models" / "gra" / model / "reference.parquet"
+    moved = reference.with_suffix(".moved")
+    reference.rename(moved)
+    try:
+        params = champion_project / "params-few.yaml"
+        import yaml
+
+        values = yaml.safe_load((champion_project / "params.yaml").read_text())
+        values["monitoring"]["min_rows"] = 5
+        params.write_text(yaml.safe_dump(values))
+        for _ in range(3):
+            with open(clips["mp3"], "rb") as handle:
+                httpx.post(server.url + "/predict", files={"audio": ("a", handle)}, timeout=60)
+        proc = gra(champion_project, "monitor", "--params", "params-few.yaml")
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert "promoted before GRA saved one" in proc.stderr and "Retrain" in proc.stderr
+    finally:
+        moved.rename(reference)
+    assert gra(champion_project, "monitor", "--reset").returncode == 0

@@ -112,6 +112,11 @@ class Predictor:
             "max_batch_files": self.serve.max_batch_files,
             "git_commit": info.get("git_commit"),
             "data_version": info.get("data_version"),
+            # What the inference log keeps of each answer (never the audio).
+            "logging": {
+                "answers": self.log is not None,
+                "embedding": bool(self.log and self.log.settings.log_embedding),
+            },
         }
 
     def predict(self, source: Source, origin: str = "http") -> dict:
