@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from serving_fixtures import service_env, unlike
 
 GRA = str(Path(sys.executable).parent / "gra")
@@ -163,8 +164,6 @@ def test_too_few_rows_an_empty_or_damaged_log_get_clear_answers(server, champion
 def test_embedding_is_logged_only_when_turned_on_and_then_tested_as_one(
     champion_project, like_traffic
 ):
-    import yaml
-
     params = yaml.safe_load((champion_project / "params.yaml").read_text())
     params["monitoring"].update(log_embedding=True, log_path="monitoring/with-embedding.sqlite")
     (champion_project / "params-embedding.yaml").write_text(yaml.safe_dump(params))
@@ -196,8 +195,6 @@ def test_a_champion_without_a_reference_gets_a_clear_message(server, champion_pr
     reference.rename(moved)
     try:
         params = champion_project / "params-few.yaml"
-        import yaml
-
         values = yaml.safe_load((champion_project / "params.yaml").read_text())
         values["monitoring"]["min_rows"] = 5
         params.write_text(yaml.safe_dump(values))
