@@ -89,7 +89,7 @@ def monitor(retrain_on_drift: bool | None = None) -> dict:
         retrain_on_drift = load_settings(ROOT / "params.yaml").monitoring.retrain_on_drift
     if summary["drift_detected"] and retrain_on_drift:
         logger.info("drift found and retraining on drift is on: starting the training flow")
-        state = training(return_state=True)
+        state = training(refresh_sources=True, return_state=True)
         summary["retrained"] = {"completed": state.is_completed(), "message": state.message}
     return summary
 

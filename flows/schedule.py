@@ -30,6 +30,7 @@ def deployments(schedule: ScheduleSettings) -> list:
         training.to_deployment(
             name=RETRAINING,
             schedule=Cron(schedule.retrain_cron, timezone=schedule.timezone),
+            parameters={"refresh_sources": True},
             description="dvc repro on the current data.sources, then the evaluation gate",
         ),
         monitor.to_deployment(

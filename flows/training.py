@@ -79,11 +79,12 @@ def _transient(task, task_run, state) -> bool:
     retry_condition_fn=_transient,
     task_run_name="{stage}",
 )
-def run_stage(stage: str) -> str:
-    """`dvc repro --single-item STAGE`: runs it only if its deps or params changed."""
+def run_stage(stage: str, force: bool = False) -> str:
+    """`dvc repro --single-item STAGE`: runs it only if its deps or params changed (or always,
+    with force)."""
     logger = get_run_logger()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "--single-item", stage],
+        [sys.executable, "-m", "dvc", "repro", "--single-item", *(["-f"] if force else []), stage],
         cwd=ROOT,
         env=_env(),
         stdout=subprocess.PIPE,
@@ -146,14 +147,20 @@ def build_bento() -> str:
 
 
 @flow(name="training", log_prints=True)
-def training() -> dict:
+def training(refresh_sources: bool = False) -> dict:
     """Run every stale DVC stage in order; fail (and promote nothing) if any stage fails.
-    After a promotion, build the bento when schedule.build_bento is on."""
+    After a promotion, build the bento when schedule.build_bento is on.
+
+    refresh_sources re-reads data.sources even when DVC sees no change (sources outside
+    data/raw): scheduled retraining sets it, so new clips are picked up; when the manifest comes
+    out the same, the later stages are skipped as usual."""
     from gra.config import load_settings
     from gra.parallel import share_prefect_api
 
     share_prefect_api()  # stage subprocesses report to this run's Prefect API
-    outcome = {stage: run_stage(stage) for stage in stages()}
+    outcome = {
+        stage: run_stage(stage, force=refresh_sources and stage == "ingest") for stage in stages()
+    }
     reports = ROOT / "reports"
     evaluation = json.loads((reports / "evaluation.json").read_text())
     gate_file = reports / "gate.json"

@@ -38,9 +38,9 @@ def use_project_homes(root: Path | None = None) -> None:
     """The project's own model store and Prefect home (.gra/prefect), unless set already."""
     use_project_store(root)
     if not os.environ.get("PREFECT_HOME"):
-        home = project_root(root) / ".gra" / "prefect"
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(home)
+        os.environ["PREFECT_HOME"] = str(project_root(root) / ".gra" / "prefect")
+    # Prefect's local API cannot start when its home is missing; make it, wherever it is.
+    Path(os.environ["PREFECT_HOME"]).expanduser().mkdir(parents=True, exist_ok=True)
 
 
 def store_home() -> Path:
