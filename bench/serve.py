@@ -267,7 +267,10 @@ def in_process(params: Path, clips: list[tuple[str, bytes]]) -> dict:
 
 
 def main() -> None:
+    from gra.store import use_project_homes
+
     args = parse_args()
+    use_project_homes()  # the same model store as `gra serve` in this checkout
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     clips = five_second_clips(args.source, args.clips)
     print(f"{len(clips)} clips of 4.5-5.5 s from {args.source}; {os.cpu_count()} CPU cores")
@@ -278,7 +281,15 @@ def main() -> None:
         for mode in modes:
             params = params_with_logging(args.params, mode == "on", log_dir / "inference.sqlite")
             print(f"service with the inference log {mode} ...", flush=True)
-            runs[mode].append(measure_service(params, args.url, args, clips))
+            run = measure_service(params, args.url, args, clips)
+            runs[mode].append(run)
+            seq, conc = run["sequential"], run["concurrent"]
+            print(
+                f"  sequential p50 {seq['p50_ms']} ms; {conc['clients']} clients "
+                f"{conc['throughput_per_s']} req/s, p50 {conc['p50_ms']} ms, "
+                f"{conc['errors']} errors",
+                flush=True,
+            )
     local = in_process(args.params, clips)
     local_logging = in_process_logging(args.params, clips, log_dir / "in-process.sqlite")
     info = next(iter(runs.values()))[0]["info"]
