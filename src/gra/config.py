@@ -263,9 +263,11 @@ class MonitoringSettings(_Section):
     min_rows: int = Field(30, ge=5)  # fewer rows than this: no verdict
     reference_rows: int = Field(5000, ge=50)  # training rows kept with the champion
     drift_columns: list[str] = DEFAULT_DRIFT_COLUMNS
-    drift_share: float = Field(0.3, gt=0, le=1)  # drift when this share of columns drifted
-    stattest: str | None = None  # Evidently's per-column test; None = its own choice
-    stattest_threshold: float | None = None
+    drift_share: float = Field(0.5, gt=0, le=1)  # drift when this share of columns drifted
+    # Evidently's test for each feature column, and its threshold (None: Evidently's choice).
+    # The normed Wasserstein distance is an effect size; README "How drift is decided" says why.
+    stattest: str | None = "wasserstein"
+    stattest_threshold: float | None = Field(0.3, gt=0)
     retrain_on_drift: bool = False  # the monitor flow starts retraining when drift is found
 
 

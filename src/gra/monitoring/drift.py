@@ -123,8 +123,8 @@ def measure_drift(settings: Settings, out_dir: Path) -> DriftSummary:
         DataDriftPreset(
             columns=columns,
             drift_share=m.drift_share,
-            method=m.stattest,
-            threshold=m.stattest_threshold,
+            num_method=m.stattest,
+            num_threshold=m.stattest_threshold,
         ),
         *(ValueDrift(column=task) for task in tasks),
     ]
