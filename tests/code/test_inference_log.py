@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,15 @@ def test_concurrent_processes_lose_no_row(tmp_path):
         assert w.exitcode == 0
     frame = InferenceLog(path, MonitoringSettings()).read()
     assert len(frame) == 240 and frame["request_id"].is_unique
+
+
+def test_a_log_moved_aside_while_in_use_gets_the_next_rows_in_a_new_file(tmp_path):
+    path = tmp_path / "log.sqlite"
+    log = InferenceLog(path, MonitoringSettings())
+    log.append([_row(0)])
+    for suffix in ("", "-wal", "-shm"):  # what an operator (or --reset of a damaged file) does
+        part = Path(f"{path}{suffix}")
+        if part.exists():
+            part.rename(tmp_path / f"old{suffix}")
+    assert log.append([_row(1)]) == 1
+    assert list(InferenceLog(path, MonitoringSettings()).read()["request_id"]) == ["r1"]

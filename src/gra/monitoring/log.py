@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -90,6 +91,7 @@ class InferenceLog:
         self.settings = settings
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._inode: int | None = None  # of the file self._conn writes to
         self._appended = 0
         self._warned: set[str] = set()
 
@@ -126,8 +128,18 @@ class InferenceLog:
         return len(rows)
 
     def _connection(self) -> sqlite3.Connection:
+        # A log deleted or replaced while the service runs (`gra monitor --reset` of a damaged
+        # file, an operator moving it aside) must get the new rows: a connection to the old
+        # file would go on writing to a file nobody can see.
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if self._conn is not None and inode != self._inode:
+            self._close()
         if self._conn is None:
             self._conn = _open(self.path, create=True)
+            self._inode = os.stat(self.path).st_ino
         return self._conn
 
     def _prune(self, conn: sqlite3.Connection) -> int:
