@@ -13,10 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "flows"))
 
-from training import training  # noqa: E402
-
 from gra.config import ScheduleSettings, load_settings  # noqa: E402
+
 from monitoring import monitor  # noqa: E402
+from training import training  # noqa: E402
 
 RETRAINING = "retraining"
 MONITORING = "monitoring"

@@ -8,12 +8,13 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from gra.config import ModelName
 from gra.errors import UserError
 from gra.store import project_root, use_project_homes
 
@@ -31,9 +32,11 @@ app = typer.Typer(
     help="GRA: gender and age recognition from voice (Common Voice -> served champion).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags read as flags (not `<bool>`), fits 80 columns
 )
 console = Console(stderr=True)
 ParamsOption = Annotated[Path, typer.Option("--params", help="Settings file.")]
+FAMILIES = get_args(ModelName)  # every model family that exists (config.ModelName)
 
 
 def _friendly(fn: Callable) -> Callable:
@@ -51,8 +54,14 @@ def _friendly(fn: Callable) -> Callable:
 
 
 def _settings(params: Path):
+    """The project's settings, also from a folder inside the project: then the commands run
+    from the project root, where the settings' relative paths (data, models, logs) point."""
     from gra.config import load_settings
 
+    if not params.is_absolute() and not params.exists():
+        root = project_root()
+        if (root / params).exists():
+            os.chdir(root)
     return load_settings(params)
 
 
@@ -144,7 +153,7 @@ def featurize(params: ParamsOption = Path("params.yaml")) -> None:
 @app.command()
 @_friendly
 def train(
-    family: Annotated[str, typer.Argument(help="logreg, svm, random_forest or cnn")],
+    family: Annotated[str, typer.Argument(help=f"One of: {', '.join(FAMILIES)}.")],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Cross-validate one model family for each task (speaker-grouped folds)."""
@@ -369,6 +378,7 @@ def serve(
         )
     host = host or settings.serve.host
     port = port or settings.serve.port
+    _check_port_free(host, port)
     console.print(f"serving {champ.tag} on http://{host}:{port}/ (Ctrl+C to stop)")
     if settings.monitoring.log_requests:
         console.print(f"answers are logged to {settings.monitoring.log_path} (never the audio)")
@@ -376,6 +386,21 @@ def serve(
     bentoml = str(Path(sys.executable).parent / "bentoml")
     cmd = [bentoml, "serve", "gra.serving.service:GRA", "--host", host, "--port", str(port)]
     os.execv(bentoml, cmd)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port in use with one clear line, before BentoML starts and fails at length."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(
+                f"cannot serve on {host}:{port}: {exc.strerror.lower()}; choose another port "
+                "with --port (or serve.port in params.yaml), or stop what is using it"
+            ) from None
 
 
 @app.command()
@@ -398,9 +423,12 @@ def predict(
 
     if format not in ("table", "jsonl"):
         raise UserError(f"--format must be table or jsonl, not {format!r}")
-    files = expand(paths)
-    if not files:
+    given = expand(paths)
+    if not given:
         raise UserError("no audio files found in " + ", ".join(map(str, paths)))
+    # Absolute before _settings, which may move to the project root (run from any folder).
+    files = [f.absolute() for f in given]
+    shown = {str(f): str(g) for f, g in zip(files, given, strict=True)}
     rows: list[dict] = []
     with bar("predict", len(files)) as advance:
         if url:
@@ -411,6 +439,7 @@ def predict(
             predictor = Predictor.from_settings(_settings(params))
             results = predict_local(predictor, files, progress=advance)
         for result in results:
+            result["path"] = shown[result["path"]]
             if format == "jsonl":
                 print(json.dumps(result), flush=True)
             rows.append(result)
@@ -418,16 +447,27 @@ def predict(
         print_predictions(rows)
     failed = sum("error" in r for r in rows)
     if failed:
-        console.print(f"[yellow]{failed} of {len(rows)} files could not be used[/]")
-    if failed == len(rows):
+        console.print(
+            f"[yellow]{failed} of {len(rows)} files could not be used[/] (see their errors)",
+            highlight=False,
+        )
         raise typer.Exit(1)
 
 
 def print_predictions(rows: list[dict]) -> None:
-    table = Table()
-    table.add_column("file", overflow="fold")
-    for col in ("gender", "age group", "speech s", "note"):
-        table.add_column(col, justify="right" if col == "speech s" else "left")
+    """One line per file (80 columns are enough): paths relative to the folder they share."""
+    from rich import box
+    from rich.markup import escape
+
+    paths = [r["path"] for r in rows]
+    folder = os.path.commonpath([os.path.dirname(p) or "." for p in paths]) if paths else ""
+    title = f"in {folder}{os.sep}" if folder not in ("", ".") else None
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("file", overflow="fold", ratio=2)
+    table.add_column("gender", no_wrap=True)
+    table.add_column("age group", no_wrap=True)
+    table.add_column("speech", justify="right", no_wrap=True)
+    table.add_column("note", overflow="fold", ratio=1)
 
     def cell(task: dict | None) -> str:
         if task is None:
@@ -436,15 +476,16 @@ def print_predictions(rows: list[dict]) -> None:
         return f"{task['label']} {p:.0%}" + (" ?" if task["uncertain"] else "")
 
     for r in rows:
+        name = escape(os.path.relpath(r["path"], folder) if title else r["path"])
         if "error" in r:
-            table.add_row(r["path"], "", "", "", f"[red]{r['error']}[/]")
+            table.add_row(name, "", "", "", f"[red]{escape(r['error'])}[/]")
             continue
         note = "" if r["speech_detected"] else "no speech"
-        table.add_row(
-            r["path"], cell(r["gender"]), cell(r["age"]), f"{r['speech_seconds']:.1f}", note
-        )
+        table.add_row(name, cell(r["gender"]), cell(r["age"]), f"{r['speech_seconds']:.1f} s", note)
     Console().print(table)
-    Console(stderr=True).print("? = uncertain (top probability under serve.uncertain_below)")
+    Console(stderr=True, highlight=False).print(
+        "? = uncertain (top probability under serve.uncertain_below)"
+    )
 
 
 def print_metrics(result: dict) -> None:

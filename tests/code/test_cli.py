@@ -48,3 +48,11 @@ def test_select_metric_is_per_task_and_checked(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     proc = _gra("ingest", cwd=tmp_path)
     assert proc.returncode == 1 and "evaluate.select_metric.age" in proc.stderr
+
+
+def test_help_lists_every_family_and_shows_flags_as_flags(tmp_path):
+    train = _gra("train", "--help", cwd=tmp_path)
+    assert "logreg, svm, random_forest, mlp, cnn" in train.stdout
+    validate = _gra("validate", "--help", cwd=tmp_path)
+    assert "--features " in validate.stdout and "<bool>" not in validate.stdout
+    assert max(len(line) for line in validate.stdout.splitlines()) <= 80

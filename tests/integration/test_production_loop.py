@@ -33,7 +33,7 @@ def _project(tmp_path: Path, corpus: Path) -> Path:
     project = tmp_path / "project"
     for name in ("src", "flows"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", ".dvcignore"):
+    for name in ("dvc.yaml", ".dvcignore", "bentofile.yaml", "pyproject.toml"):
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(corpus, project / "data" / "raw" / "demo")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -97,6 +97,7 @@ def test_drift_triggers_retraining_and_the_gate_decides(tmp_path, demo_corpus, m
         # A better challenger is configured; drift starts the retraining flow, the gate promotes.
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["train"]["candidates"] = ["logreg"]
+        params["schedule"]["build_bento"] = True  # a promotion also packs the new champion
         _write(project, params)
         summary = monitoring.monitor(retrain_on_drift=True)
         assert summary["drift_detected"] is True and summary["model"] == weak
@@ -104,6 +105,8 @@ def test_drift_triggers_retraining_and_the_gate_decides(tmp_path, demo_corpus, m
         record = _history(project)
         better = record["current"]
         assert better != weak and record["history"][-1]["replaced"] == weak
+        bentos = list((project / "bentoml" / "bentos" / "gra").glob("*/bento.yaml"))
+        assert len(bentos) == 1 and better in bentos[0].read_text()  # built with the new one
 
         # A worse challenger is refused through the same flow: nothing changes.
         params["train"]["candidates"] = ["random_forest"]

@@ -44,7 +44,7 @@ def jsonl(stdout: str) -> list[dict]:
 
 def test_local_jsonl_over_a_folder_and_a_missing_file(champion_project, folder):
     proc = run(champion_project, str(folder), str(folder / "gone.wav"), "--format", "jsonl")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # some files could not be used: say so
     rows = jsonl(proc.stdout)
     names = [Path(r["path"]).name for r in rows]
     assert names == ["a.mp3", "b.webm", "c-broken.mp3", "gone.wav"]
@@ -59,7 +59,7 @@ def test_local_jsonl_over_a_folder_and_a_missing_file(champion_project, folder):
 def test_url_mode_gives_the_same_answers(champion_project, server, folder):
     local = jsonl(run(champion_project, str(folder), "-f", "jsonl").stdout)
     remote = run(champion_project, str(folder), "-f", "jsonl", "--url", server.url)
-    assert remote.returncode == 0, remote.stderr
+    assert remote.returncode == 1, remote.stderr  # the broken file
     assert jsonl(remote.stdout) == local
 
 
@@ -75,3 +75,23 @@ def test_unreachable_service_is_a_clear_error(champion_project, folder):
     proc = run(champion_project, str(folder / "a.mp3"), "--url", "http://127.0.0.1:9")
     assert proc.returncode == 1
     assert "cannot reach the service" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_table_fits_80_columns_and_works_from_a_folder_inside_the_project(champion_project, folder):
+    inside = champion_project / "data" / "somewhere"
+    inside.mkdir(parents=True, exist_ok=True)
+    (champion_project / "dvc.yaml").touch()  # a GRA project: params.yaml beside dvc.yaml
+    proc = subprocess.run(
+        [GRA, "predict", str(folder / "a.mp3"), str(folder / "nested" / "b.webm")],
+        cwd=inside,
+        env=service_env(champion_project) | {"COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(line.lstrip().startswith("a.mp3") for line in lines)  # relative to their folder
+    assert any(line.lstrip().startswith("nested/b.webm") for line in lines)
+    assert not (inside / "monitoring").exists()  # the project's log, not one per folder

@@ -196,3 +196,29 @@ def test_client_file_names_are_never_used(server, clips, champion_project):
         assert response.json()["speech_detected"] is True
     assert not Path("/tmp", escape).exists()
     assert not list(champion_project.rglob(escape))
+
+
+def test_serve_on_a_port_in_use_is_one_clear_line(champion_project):
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from serving_fixtures import service_env
+
+    gra = str(Path(sys.executable).parent / "gra")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [gra, "serve", "--port", str(port)],
+            cwd=champion_project,
+            env=service_env(champion_project),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
