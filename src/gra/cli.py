@@ -483,9 +483,13 @@ def print_predictions(rows: list[dict]) -> None:
         note = "" if r["speech_detected"] else "no speech"
         table.add_row(name, cell(r["gender"]), cell(r["age"]), f"{r['speech_seconds']:.1f} s", note)
     Console().print(table)
-    Console(stderr=True, highlight=False).print(
-        "? = uncertain (top probability under serve.uncertain_below)"
-    )
+    notes = Console(highlight=False)
+    notes.print("? = uncertain (top probability under serve.uncertain_below)")
+    if any((r.get("trained_on") or {}).get("synthetic") for r in rows):
+        notes.print(
+            "[bold yellow]note:[/] this model was trained on the synthetic demo corpus: its "
+            "answers for real voices mean nothing (train on Common Voice, see the README)"
+        )
 
 
 def print_metrics(result: dict) -> None:

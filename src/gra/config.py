@@ -37,6 +37,9 @@ class Paths(_Section):
 
 class DataSettings(_Section):
     sources: list[Path] = Field(min_length=1)
+    # A label present but not in the vocabulary stops ingest (a renamed group would silently
+    # lose its rows); true leaves such rows out on purpose, counted in reports/ingest.json.
+    skip_unknown_labels: bool = False
     min_seconds: float = Field(0.5, ge=0)
     max_seconds: float = Field(30.0, gt=0)
 

@@ -97,10 +97,30 @@ def build_bundle(
         "metrics": metrics,
         "params": settings.fingerprint(),
         "data_version": data_version(settings),
+        "trained_on": trained_on(settings),
         "git_commit": _git_commit(),
     }
     (out / BUNDLE_FILE).write_text(json.dumps(info, indent=2))
     return out
+
+
+def trained_on(settings: Settings) -> dict:
+    """What the champion learnt from: clips and speakers of train + val, and whether any of it
+    came from a synthetic corpus (a source folder marked by `gra demo-data`)."""
+    import pandas as pd
+
+    from gra.data.demo import SYNTHETIC_MARKER
+
+    splits = pd.read_parquet(settings.paths.splits)
+    rows = splits[splits["split"].isin(["train", "val"])]
+    sources = sorted(rows["source"].dropna().unique())
+    synthetic = [s for s in sources if (Path(s) / SYNTHETIC_MARKER).exists()]
+    return {
+        "synthetic": bool(synthetic),
+        "clips": int(len(rows)),
+        "speakers": int(rows["client_id"].nunique()),
+        "sources": sources,
+    }
 
 
 def data_version(settings: Settings) -> str:

@@ -58,6 +58,11 @@ def test_upload_shows_the_endpoints_answer(server, clips, browser_factory):
                 100 * expected[task]["probabilities"][label], abs=0.1
             )
     assert expected["model"] in driver.find_element(By.ID, "model").text
+    # The champion was trained on the synthetic demo corpus: the page says so, and what is logged.
+    notice = driver.find_element(By.ID, "synthetic")
+    assert expected["trained_on"]["synthetic"] is True
+    assert notice.is_displayed() and "synthetic" in notice.text
+    assert "never stored" in driver.find_element(By.ID, "privacy").text
 
 
 def test_recording_from_the_microphone(server, clips, browser_factory, tmp_path):

@@ -149,3 +149,39 @@ def test_unreadable_audio_gets_nan_duration_not_an_error(tmp_path):
     manifest, _ = read_sources([root])
     durations = manifest.set_index("clip_id").duration
     assert np.isnan(durations["en/bad"]) and durations["en/ok"] > 0
+
+
+def test_unknown_labels_stop_ingest_unless_skipped_on_purpose(tmp_path, settings):
+    from gra.errors import DataValidationError
+    from gra.steps import ingest
+
+    rows = [
+        "spk1\ta.wav\thello\t2\t0\ttwenties\tmale\t\ten\t",
+        "spk2\tb.wav\thello\t2\t0\tbanana\tfemale\t\ten\t",
+        "spk3\tc.wav\thello\t2\t0\tbanana\tmale\t\ten\t",
+        "spk4\td.wav\thello\t2\t0\t\tmale\t\ten\t",  # empty: skipped and counted, as before
+    ]
+    root = _cv_release(tmp_path / "cv", rows)
+    paths = {k: tmp_path / "out" / k for k in ("manifest.parquet", "reports")}
+    strict = settings.model_copy(
+        update={
+            "data": settings.data.model_copy(update={"sources": [root]}),
+            "paths": settings.paths.model_copy(
+                update={"manifest": paths["manifest.parquet"], "reports": paths["reports"]}
+            ),
+        }
+    )
+    with pytest.raises(DataValidationError) as refused:
+        ingest.run(strict)
+    message = str(refused.value)
+    assert "column age, value 'banana': 2 rows" in message and "b.wav" in message
+    assert "data.skip_unknown_labels" in message
+    assert not paths["manifest.parquet"].exists()  # nothing downstream runs on it
+    assert (paths["reports"] / "ingest.json").exists()  # the counts are kept
+
+    lenient = strict.model_copy(
+        update={"data": strict.data.model_copy(update={"skip_unknown_labels": True})}
+    )
+    result = ingest.run(lenient)
+    assert list(result.manifest.clip_id) == ["en/a"]
+    assert result.reports[0].skipped == {"unknown_age": 2, "missing_age": 1}

@@ -66,6 +66,7 @@ def test_url_mode_gives_the_same_answers(champion_project, server, folder):
 def test_table_output_and_exit_code_when_nothing_works(champion_project, folder, clips):
     table = run(champion_project, str(folder / "a.mp3"))
     assert table.returncode == 0 and "a.mp3" in table.stdout
+    assert "trained on the synthetic demo corpus" in table.stdout
     assert "female" in table.stdout or "male" in table.stdout
     broken = run(champion_project, str(folder / "nested" / "c-broken.mp3"))
     assert broken.returncode == 1 and "Traceback" not in broken.stderr

@@ -22,8 +22,9 @@ REFUSED = {
 
 
 def answer(body: dict) -> dict:
-    """The answer without its request id (unique per request, for the inference log)."""
-    return {k: v for k, v in body.items() if k != "request_id"}
+    """The answer without its request id (unique per request, for the inference log) and, for
+    a batch entry, its index and file name."""
+    return {k: v for k, v in body.items() if k not in ("request_id", "index", "filename")}
 
 
 def post(server, path, name: str = "clip.bin", timeout: float = 60) -> httpx.Response:
@@ -35,6 +36,9 @@ def assert_prediction(body: dict, info: dict) -> None:
     assert body["speech_detected"] is True and body["speech_seconds"] > 0.3
     assert body["duration_seconds"] >= body["speech_seconds"]
     assert body["model"] == info["model"]
+    # Trained on the tiny synthetic corpus, and every answer says so.
+    assert body["trained_on"] == info["trained_on"] and info["trained_on"]["synthetic"] is True
+    assert info["trained_on"]["clips"] > 0 and info["trained_on"]["speakers"] > 0
     for task in ("gender", "age"):
         result = body[task]
         assert list(result["probabilities"]) == info["classes"][task]
@@ -113,7 +117,30 @@ def test_missing_field_and_unknown_route(server, clips):
     with open(clips["wav"], "rb") as handle:
         wrong = httpx.post(server.url + "/predict", files={"file": ("a.wav", handle)})
     assert wrong.status_code == 400 and "audio" in wrong.json()["error"]
-    assert httpx.get(server.url + "/nowhere").status_code == 404
+    missing = httpx.get(server.url + "/nowhere")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+def test_two_files_in_one_predict_point_to_the_batch_endpoint(server, clips):
+    data = clips["wav"].read_bytes()
+    files = [("audio", ("a.wav", data)), ("audio", ("b.wav", data))]
+    response = httpx.post(server.url + "/predict", files=files, timeout=60)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "one_file_only" and "/predict_batch" in body["error"]
+
+
+def test_a_very_long_file_name_gets_a_clear_refusal(server, clips):
+    name = "x" * 5000 + ".wav"
+    response = httpx.post(
+        server.url + "/predict", files={"audio": (name, clips["wav"].read_bytes())}, timeout=60
+    )
+    if response.status_code == 200:  # parsed after all: then it must be a normal answer
+        assert response.json()["speech_detected"] is True
+    else:
+        body = response.json()
+        assert response.status_code == 400 and body["code"] == "bad_multipart"
+        assert "file name" in body["error"]
 
 
 @pytest.mark.parametrize("kind", ["silence.wav", "noise.wav", "music.wav"])
@@ -150,6 +177,9 @@ def test_batch_keeps_order_and_isolates_bad_files(server, clips):
     assert response.status_code == 200, response.text
     results = response.json()
     assert len(results) == len(kinds)
+    assert [(r["index"], r["filename"]) for r in results] == [
+        (i, f"f{i}") for i in range(len(kinds))
+    ]
     for kind, result in zip(kinds, results, strict=True):
         if kind in REFUSED:
             assert result["code"] == REFUSED[kind][1]

@@ -412,6 +412,11 @@ def _sentence(rng: np.random.Generator, locale: str, n_words: int) -> str:
     return (" ".join(picked)).capitalize() + "."
 
 
+# A corpus folder holding this file is synthetic: champions trained on it say so in every
+# answer (registry.trained_on).
+SYNTHETIC_MARKER = "SYNTHETIC.txt"
+
+
 def make_demo_corpus(
     out: Path,
     seed: int = 0,
@@ -438,6 +443,11 @@ def make_demo_corpus(
 
     speakers = _roster(seed, speakers_per_class, clips_per_speaker)
     total = len(speakers) * clips_per_speaker
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SYNTHETIC_MARKER).write_text(
+        f"Synthetic speech made by `gra demo-data --seed {seed}`. A model trained on it proves "
+        "the pipeline runs; its scores say nothing about real voices.\n"
+    )
     rows: dict[str, list[str]] = {loc: [] for loc in LOCALES}
     for loc in LOCALES:
         (out / loc / "clips").mkdir(parents=True, exist_ok=True)

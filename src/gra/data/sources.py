@@ -48,6 +48,7 @@ class SourceReport:
     rows_kept: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> rows
     unknown_values: Counter = field(default_factory=Counter)  # "gender=xyz" -> rows
+    unknown_examples: dict = field(default_factory=dict)  # "gender=xyz" -> a few clip names
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -58,6 +59,7 @@ class SourceReport:
             "rows_kept": self.rows_kept,
             "skipped": dict(sorted(self.skipped.items())),
             "unknown_values": dict(sorted(self.unknown_values.items())),
+            "unknown_examples": dict(sorted(self.unknown_examples.items())),
             "warnings": self.warnings,
         }
 
@@ -218,6 +220,9 @@ def _labelled_row(record: dict, report: SourceReport) -> dict | None:
                 else:
                     report.skipped[f"unknown_{name}"] += 1
                     report.unknown_values[f"{name}={raw}"] += 1
+                    examples = report.unknown_examples.setdefault(f"{name}={raw}", [])
+                    if len(examples) < 3:
+                        examples.append(str(record.get("path") or record.get("filename") or "?"))
         return None
     return {"gender": gender, "age": age}
 

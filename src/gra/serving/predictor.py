@@ -99,6 +99,15 @@ class Predictor:
     def model_tag(self) -> str:
         return self.champion.tag
 
+    @property
+    def trained_on(self) -> dict:
+        """{"synthetic", "clips", "speakers"}: a demo model must say it is one. Bundles from
+        before this was recorded say "synthetic": null (unknown)."""
+        known = self.champion.info.get("trained_on")
+        if known is None:
+            return {"synthetic": None, "clips": None, "speakers": None}
+        return {k: known[k] for k in ("synthetic", "clips", "speakers")}
+
     def describe(self) -> dict:
         """What the page and clients need to know about the model behind the answers."""
         info = self.champion.info
@@ -112,6 +121,7 @@ class Predictor:
             "max_batch_files": self.serve.max_batch_files,
             "git_commit": info.get("git_commit"),
             "data_version": info.get("data_version"),
+            "trained_on": self.trained_on,
             # What the inference log keeps of each answer (never the audio).
             "logging": {
                 "answers": self.log is not None,
@@ -246,5 +256,6 @@ class Predictor:
                 "uncertain": bool(mean[top] < self.serve.uncertain_below.get(task, 0.0)),
             }
         out["model"] = self.model_tag
+        out["trained_on"] = self.trained_on
         out["duration_seconds"] = round(clip.duration, 3)
         return out

@@ -71,6 +71,16 @@ async def _malformed(_: Request, exc: RequestValidationError) -> JSONResponse:
 
 @app.exception_handler(HTTPException)
 async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400 and "multipart" in str(exc.detail).lower():
+        # Starlette's parser says only "Invalid multipart data" (a part's headers too long,
+        # a broken boundary, ...): say what a client can do about it.
+        return _error(
+            400,
+            f"the upload could not be read as multipart/form-data ({exc.detail}); send the "
+            "recording in the field 'audio' with a file name under 1,000 characters "
+            "(curl -F audio=@clip.mp3 http://HOST:PORT/predict)",
+            "bad_multipart",
+        )
     codes = {413: "too_large", 404: "not_found", 405: "method_not_allowed"}
     return _error(exc.status_code, str(exc.detail), codes.get(exc.status_code, "http_error"))
 
@@ -138,15 +148,22 @@ class GRA:
         return self.predictor.describe()
 
     @app.post("/predict")
-    def predict(self, audio: UploadFile = File(...)) -> dict:
+    def predict(self, audio: list[UploadFile] = File(...)) -> dict:
         """One recording (multipart field `audio`) -> gender and age group."""
-        with spooled_upload(audio.file, SERVE.max_upload_bytes) as path:
+        if len(audio) > 1:
+            raise InputRejected(
+                f"{len(audio)} files were sent in the field 'audio'; /predict answers for one "
+                "recording: send several to /predict_batch",
+                400,
+                "one_file_only",
+            )
+        with spooled_upload(audio[0].file, SERVE.max_upload_bytes) as path:
             return self.predictor.predict(path, origin="http")
 
     @app.post("/predict_batch")
     def predict_batch(self, audio: list[UploadFile] = File(...)) -> list[dict]:
-        """Several recordings (repeat the field `audio`) -> one result each, in order.
-        A file that cannot be used gets an error object in its place."""
+        """Several recordings (repeat the field `audio`) -> one result each, in order, with its
+        `index` and `filename`. A file that cannot be used gets an error object in its place."""
         if len(audio) > SERVE.max_batch_files:
             raise InputRejected(
                 f"{len(audio)} files sent; at most {SERVE.max_batch_files} per request "
@@ -168,7 +185,17 @@ class GRA:
             answers = self.predictor.predict_many(paths, origin="http_batch")
             for i, result in zip(index, answers, strict=True):
                 results[i] = result
-        return [r.to_dict() if isinstance(r, InputRejected) else r for r in results]
+        return [
+            {"index": i, "filename": _client_name(upload)}
+            | (r.to_dict() if isinstance(r, InputRejected) else r)
+            for i, (upload, r) in enumerate(zip(audio, results, strict=True))
+        ]
+
+
+def _client_name(upload: UploadFile) -> str | None:
+    """The file name the client gave, echoed so batch entries can be matched (never a path we
+    use; cut to 255 characters)."""
+    return upload.filename[:255] if upload.filename else None
 
 
 def _served_model(service: GRA) -> bentoml.Model:
