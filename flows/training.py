@@ -18,10 +18,28 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
-
 ROOT = Path(__file__).resolve().parents[1]
+
+# Before Prefect is imported, as `make` would set them: the project's Prefect home and model
+# store, and no telemetry (which fails offline and fills the log with errors).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+from gra.store import use_project_homes  # noqa: E402
+
+use_project_homes(ROOT)
+
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact  # noqa: E402
+
+# DVC's closing hints, printed by every `dvc repro --single-item`: said once by the flow, not
+# once per stage.
+DVC_HINTS = (
+    "To track the changes with git",
+    "git add dvc.lock",
+    "To enable auto staging",
+    "dvc config core.autostage",
+    "Use `dvc push` to send",
+)
 
 
 class StageFailed(RuntimeError):
@@ -96,7 +114,7 @@ def run_stage(stage: str, force: bool = False) -> str:
     for line in proc.stdout:
         lines.append(line)
         text = line.rstrip()
-        if text and "\r" not in line:
+        if text and "\r" not in line and not any(h in text for h in DVC_HINTS):
             logger.info(text)
     output = "".join(lines)
     if proc.wait():

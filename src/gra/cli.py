@@ -499,7 +499,7 @@ def print_metrics(result: dict) -> None:
         "then the unseen test split"
     )
     columns = ("task", "model", "CV", "bal. acc", "accuracy", "macro F1", "MAE groups")
-    for col in (*columns, "within 1", "ECE"):
+    for col in (*columns, "within 1", "MAE median", "ECE"):
         left = col in ("task", "model")
         table.add_column(col, justify="left" if left else "right", no_wrap=left)
     for task, r in result["tasks"].items():
@@ -516,6 +516,7 @@ def print_metrics(result: dict) -> None:
                 f"{t['macro_f1']:.3f}",
                 f"{t['mae_groups']:.2f}" if "mae_groups" in t else "",
                 f"{t['within_one_group']:.3f}" if "within_one_group" in t else "",
+                f"{t['median_mae_groups']:.2f}" if "median_mae_groups" in t else "",
                 f"{t['ece']:.3f}",
             )
     console = Console()

@@ -94,3 +94,15 @@ def test_confusion_rows_for_dvc_plots():
         {"actual": "female", "predicted": "male"},
         {"actual": "male", "predicted": "male"},
     ]
+
+
+def test_median_decoding_reports_the_smaller_error_in_groups():
+    from gra.evaluation import median_group, score
+
+    classes = ["teens", "twenties", "thirties", "fourties"]
+    # Spread-out beliefs: the argmax says teens, the median says twenties (the truth).
+    proba = np.array([[0.4, 0.3, 0.2, 0.1], [0.35, 0.05, 0.3, 0.3]])
+    assert list(median_group(proba)) == [1, 2]
+    scores = score(np.array([1, 2]), proba, classes, ordinal=True)
+    assert scores["mae_groups"] == 1.5 and scores["median_mae_groups"] == 0.0
+    assert scores["median_accuracy"] == 1.0 and scores["median_within_one_group"] == 1.0

@@ -47,6 +47,8 @@ def assert_prediction(body: dict, info: dict) -> None:
         assert result["label"] == top
         threshold = info["uncertain_below"][task]
         assert result["uncertain"] == (result["probabilities"][top] < threshold)
+    # Age also gets the median group of its distribution (the smallest error in groups).
+    assert body["age"]["median_group"] in info["classes"]["age"]
 
 
 @pytest.fixture(scope="module")

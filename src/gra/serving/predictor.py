@@ -22,6 +22,7 @@ from gra.audio import (
 )
 from gra.config import ServeSettings, Settings
 from gra.errors import UserError
+from gra.evaluation import median_group
 from gra.features.embedding import EMBEDDING_PREFIX
 from gra.models import FeatureMatrix
 from gra.monitoring.log import InferenceLog
@@ -255,6 +256,8 @@ class Predictor:
                 },
                 "uncertain": bool(mean[top] < self.serve.uncertain_below.get(task, 0.0)),
             }
+            if task == "age":  # ordered groups: the estimate with the smallest error in groups
+                out[task]["median_group"] = classes[int(median_group(mean[None, :])[0])]
         out["model"] = self.model_tag
         out["trained_on"] = self.trained_on
         out["duration_seconds"] = round(clip.duration, 3)
