@@ -87,7 +87,11 @@ def build_bundle(
         shutil.copytree(candidate_dir(settings, family) / task, out / task)
     info = {
         "tasks": {
-            task: {"family": family, "classes": settings.labels.classes(task)}
+            task: {
+                "family": family,
+                "classes": settings.labels.classes(task),
+                "uncertain": _trained(settings, family, task).get("uncertain"),
+            }
             for task, family in winners.items()
         },
         "columns": columns,
@@ -102,6 +106,14 @@ def build_bundle(
     }
     (out / BUNDLE_FILE).write_text(json.dumps(info, indent=2))
     return out
+
+
+def _trained(settings: Settings, family: str, task: str) -> dict:
+    """What `gra train` recorded for this family and task (train.json)."""
+    from gra.steps.train import candidate_dir
+
+    path = candidate_dir(settings, family) / "train.json"
+    return json.loads(path.read_text())["tasks"][task] if path.exists() else {}
 
 
 def trained_on(settings: Settings) -> dict:

@@ -145,3 +145,22 @@ def test_age_conditioned_on_gender_gets_the_gender_models_output(tmp_path):
     assert (plain.predict_proba(features).argmax(axis=1) == age).mean() < 0.65
     with pytest.raises(ValueError, match="needs a gender model"):
         predict_tasks({"age": conditioned}, features)
+
+
+def test_uncertain_threshold_leaves_the_target_accuracy_unflagged():
+    from gra.models.calibration import uncertainty_threshold
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    confidence = rng.uniform(0.5, 1.0, n)  # calibrated: right with probability `confidence`
+    y = np.zeros(n, dtype=int)
+    right = rng.uniform(size=n) < confidence
+    proba = np.where(right[:, None], [[1, 0]], [[0, 1]]) * confidence[:, None]
+    proba = proba + np.where(right[:, None], [[0, 1]], [[1, 0]]) * (1 - confidence[:, None])
+    chosen = uncertainty_threshold(proba, y, target=0.9, min_coverage=0.1)
+    unflagged = proba.max(axis=1) >= chosen["below"]
+    assert chosen["target_reached"] and (proba[unflagged].argmax(1) == 0).mean() >= 0.9
+    assert 0.2 < chosen["coverage"] < 0.9 and 0.7 < chosen["below"] < 0.95
+    # Unreachable: the most confident tenth pass, and the record says so.
+    hard = uncertainty_threshold(proba, y, target=0.999, min_coverage=0.1)
+    assert not hard["target_reached"] and hard["coverage"] == pytest.approx(0.1, abs=0.01)

@@ -55,3 +55,30 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10)
         if in_bin.any():
             error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(error)
+
+
+def uncertainty_threshold(
+    proba: np.ndarray, y: np.ndarray, target: float, min_coverage: float
+) -> dict:
+    """The top-probability threshold under which an answer is flagged "uncertain", chosen on
+    calibrated out-of-fold predictions: the lowest threshold whose unflagged answers are still
+    `target` accurate (so as many answers as possible go unflagged). When no threshold reaches
+    the target, the `min_coverage` most confident answers go unflagged, and the record says the
+    target was not reached."""
+    n = len(y)
+    top = proba.max(axis=1)
+    order = np.argsort(-top, kind="stable")  # most confident first
+    correct = (proba.argmax(axis=1) == np.asarray(y, dtype=int))[order]
+    accuracy = np.cumsum(correct) / np.arange(1, n + 1)  # of the k most confident
+    smallest = max(1, int(np.ceil(min_coverage * n)))
+    meets = np.flatnonzero(accuracy >= target)
+    meets = meets[meets + 1 >= smallest]
+    k = int(meets.max()) + 1 if meets.size else smallest
+    return {
+        "below": round(float(top[order][k - 1]), 4),
+        "target": target,
+        "target_reached": bool(meets.size),
+        "coverage": round(k / n, 4),  # share of answers not flagged
+        "accuracy_unflagged": round(float(accuracy[k - 1]), 4),
+        "accuracy_all": round(float(accuracy[-1]), 4),
+    }

@@ -101,6 +101,16 @@ class Predictor:
         return self.champion.tag
 
     @property
+    def uncertain_below(self) -> dict[str, float]:
+        """Per task, the threshold chosen for this champion on its out-of-fold predictions;
+        serve.uncertain_below for champions trained before that was recorded."""
+        out = {}
+        for task, info in self.champion.info["tasks"].items():
+            chosen = info.get("uncertain") or {}
+            out[task] = chosen.get("below", self.serve.uncertain_below.get(task, 0.0))
+        return out
+
+    @property
     def trained_on(self) -> dict:
         """{"synthetic", "clips", "speakers"}: a demo model must say it is one. Bundles from
         before this was recorded say "synthetic": null (unknown)."""
@@ -116,7 +126,7 @@ class Predictor:
             "model": self.model_tag,
             "classes": {task: t["classes"] for task, t in info["tasks"].items()},
             "families": {task: t["family"] for task, t in info["tasks"].items()},
-            "uncertain_below": dict(self.serve.uncertain_below),
+            "uncertain_below": self.uncertain_below,
             "max_upload_mb": self.serve.max_upload_mb,
             "max_duration_seconds": self.serve.max_duration_seconds,
             "max_batch_files": self.serve.max_batch_files,
@@ -254,7 +264,7 @@ class Predictor:
                 "probabilities": {
                     c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)
                 },
-                "uncertain": bool(mean[top] < self.serve.uncertain_below.get(task, 0.0)),
+                "uncertain": bool(mean[top] < self.uncertain_below[task]),
             }
             if task == "age":  # ordered groups: the estimate with the smallest error in groups
                 out[task]["median_group"] = classes[int(median_group(mean[None, :])[0])]

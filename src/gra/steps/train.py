@@ -14,6 +14,7 @@ from gra.artifacts import TaskData, read_features, read_table, task_data, write_
 from gra.config import Settings, TrainSettings
 from gra.errors import UserError
 from gra.models import build
+from gra.models.calibration import uncertainty_threshold
 from gra.models.conditioning import gender_from_labels
 from gra.models.crossval import CrossValidation, cross_validate, speaker_weights
 from gra.progress import bar
@@ -94,12 +95,19 @@ def run(settings: Settings, family: str) -> dict:
                 fold_done=None if by_epoch else lambda: advance(1),
             )
         cv.model.save(out / task)
+        uncertain = uncertainty_threshold(
+            cv.model.predict_proba_from(cv.oof_proba),
+            dev.y,
+            t.uncertain_target[task],
+            t.uncertain_min_coverage,
+        )
         summary["tasks"][task] = {
             "dev_clips": len(dev.y),
             "dev_speakers": int(dev.rows["client_id"].nunique()),
             "cv": cv.summary,
             "cv_folds_scores": cv.folds,
             "calibration": cv.calibration,
+            "uncertain": uncertain,
             "seconds": round(time.perf_counter() - started, 2),
         }
     write_json(out / "train.json", summary)
