@@ -254,3 +254,30 @@ def test_serve_on_a_port_in_use_is_one_clear_line(champion_project):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert f"127.0.0.1:{port}" in proc.stderr and "--port" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_input_outside_the_training_conditions_gets_warnings(server, clips, tmp_path):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from gra.data.demo import speech_like
+
+    assert post(server, clips["wav"]).json()["warnings"] == []
+    narrow = post(server, clips["8k.wav"]).json()
+    assert [w["code"] for w in narrow["warnings"]] == ["narrowband"]
+    voice = speech_like(150, 3.0, 16000, seed=2)
+    cases = {
+        "clipping": np.clip(voice * 8, -1, 1),
+        "channels_disagree": np.stack(
+            [voice, 0.3 * np.random.default_rng(0).standard_normal(len(voice))], axis=1
+        ),
+    }
+    for code, samples in cases.items():
+        buffer = io.BytesIO()
+        sf.write(buffer, samples.astype(np.float32), 16000, format="WAV")
+        (tmp_path / f"{code}.wav").write_bytes(buffer.getvalue())
+        body = post(server, tmp_path / f"{code}.wav").json()
+        assert code in [w["code"] for w in body["warnings"]], body["warnings"]
+        assert all(len(w["message"]) > 20 for w in body["warnings"])

@@ -56,6 +56,8 @@ class Speech:
     input_rate: int = 0  # what the input was: its sample rate, channels and codec
     channels: int = 0
     codec: str = ""
+    clipped_fraction: float = 0.0  # of the decoded samples, at full scale
+    channel_correlation: float | None = None  # between the first two channels, if several
 
     @property
     def has_speech(self) -> bool:
@@ -81,7 +83,17 @@ def detect_speech(
     speech = samples[mask]
     if len(speech) < sr * settings.vad.min_speech_ms / 1000:
         speech = speech[:0]
-    return Speech(speech, sr, duration, len(speech) / sr, rate, decoded.channels, decoded.codec)
+    return Speech(
+        speech,
+        sr,
+        duration,
+        len(speech) / sr,
+        rate,
+        decoded.channels,
+        decoded.codec,
+        decoded.clipped_fraction,
+        decoded.channel_correlation,
+    )
 
 
 def windows(speech: Speech, settings: AudioSettings) -> list[np.ndarray]:

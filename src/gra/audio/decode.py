@@ -62,6 +62,8 @@ class Decoded:
     sample_rate: int
     channels: int
     codec: str  # e.g. "MP3", "WAV/PCM_16", "opus", "aac"
+    clipped_fraction: float = 0.0  # samples at full scale (a clipped recording)
+    channel_correlation: float | None = None  # between the first two channels, if several
 
 
 def decode(source: Source, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
@@ -87,7 +89,9 @@ def decode_input(source: Source, max_seconds: float | None = None) -> Decoded:
         with handle:
             codec = f"{handle.format}/{handle.subtype}"
             data, rate = _read_soundfile(handle, max_seconds)
-    return Decoded(_to_mono(data), rate, int(data.shape[1]), codec)
+    mono = _to_mono(data)
+    clipped = float(np.mean(np.abs(data) >= 0.999))
+    return Decoded(mono, rate, int(data.shape[1]), codec, clipped, _correlation(data))
 
 
 def _reason(exc: Exception) -> str:
@@ -149,6 +153,16 @@ def _as_float(block: np.ndarray) -> np.ndarray:
     if block.dtype.kind == "u":  # 8-bit audio is unsigned around 128
         return ((block.astype(np.float32) - scale / 2) / (scale / 2)).astype(np.float32)
     return (block.astype(np.float32) / scale).astype(np.float32)
+
+
+def _correlation(data: np.ndarray) -> float | None:
+    """How alike the first two channels are (1: the same signal); None for mono or silence."""
+    if data.shape[1] < 2:
+        return None
+    left, right = data[:, 0].astype(np.float64), data[:, 1].astype(np.float64)
+    if left.std() < 1e-6 or right.std() < 1e-6:
+        return None
+    return float(np.corrcoef(left, right)[0, 1])
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:

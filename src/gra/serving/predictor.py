@@ -28,6 +28,7 @@ from gra.models import FeatureMatrix
 from gra.monitoring.log import InferenceLog
 from gra.registry import Champion, current_champion
 from gra.serving.batching import MicroBatcher
+from gra.serving.input_checks import input_warnings, windows_warning
 
 Source = str | Path | bytes
 
@@ -68,6 +69,7 @@ class _Clip:
     rows: FeatureMatrix | None  # None: no speech
     weights: np.ndarray | None  # window lengths, for averaging
     input: dict  # sample_rate, channels, codec of the upload (for the inference log)
+    warnings: list[dict]  # input outside what the models were trained on (input_checks)
 
 
 class Predictor:
@@ -228,14 +230,15 @@ class Predictor:
             )
         facts = {"sample_rate": speech.input_rate, "channels": speech.channels}
         facts["codec"] = speech.codec
+        warnings = input_warnings(speech)
         if not speech.has_speech:
-            return _Clip(speech.duration_seconds, 0.0, None, None, facts)
+            return _Clip(speech.duration_seconds, 0.0, None, None, facts, warnings)
         pieces = windows(speech, self.audio)
         rows = FeatureMatrix.concat(
             [self.champion.featurise(piece, speech.sample_rate) for piece in pieces]
         )
         weights = np.array([len(piece) for piece in pieces], dtype=np.float64)
-        return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights, facts)
+        return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights, facts, warnings)
 
     def _classify(self, groups: list[FeatureMatrix]) -> list[dict[str, np.ndarray]]:
         """Run each task's model once over all windows, then average each clip's windows."""
@@ -252,11 +255,13 @@ class Predictor:
             "speech_detected": proba is not None,
             "speech_seconds": round(clip.speech_seconds, 3),
         }
+        averaged: dict[str, np.ndarray] = {}
         for task, info in self.champion.info["tasks"].items():
             if proba is None:
                 out[task] = None
                 continue
             mean = np.average(proba[task], axis=0, weights=clip.weights)
+            averaged[task] = mean
             classes = info["classes"]
             top = int(np.argmax(mean))
             out[task] = {
@@ -268,6 +273,19 @@ class Predictor:
             }
             if task == "age":  # ordered groups: the estimate with the smallest error in groups
                 out[task]["median_group"] = classes[int(median_group(mean[None, :])[0])]
+        out["warnings"] = list(clip.warnings)
+        if proba is not None and len(clip.weights) > 1:
+            # A long recording: its windows were averaged; say how many and how much they agree.
+            agreement = {
+                task: float(np.mean(proba[task].argmax(axis=1) == int(np.argmax(avg))))
+                for task, avg in averaged.items()
+            }
+            out["windows"] = {"count": len(clip.weights)} | {
+                "agreement": {t: round(a, 3) for t, a in agreement.items()}
+            }
+            disagree = windows_warning(agreement, len(clip.weights))
+            if disagree:
+                out["warnings"].append(disagree)
         out["model"] = self.model_tag
         out["trained_on"] = self.trained_on
         out["duration_seconds"] = round(clip.duration, 3)
