@@ -194,6 +194,12 @@ def clips(tmp_path_factory, demo_corpus) -> dict[str, Path]:
         "music.wav": _wav(chord.astype(np.float32), 44100),
         "not-audio.mp3": (ROOT / "README.md").read_bytes(),
         "truncated.flac": _wav(voice, 48000, "FLAC")[:20000],
+        # One rule for damaged input (gra.audio.integrity): every format cut short is corrupt.
+        "truncated.wav": _wav(voice, 48000)[:100000],
+        "truncated.ogg": _wav(voice, 48000, "OGG")[:12000],
+        "truncated.mp3": _wav(voice, 48000, "MP3")[:9000],
+        "truncated.webm": _ffmpeg(voice, 48000, "webm", "libopus")[:10000],
+        "truncated.m4a": _ffmpeg(voice, 48000, "mp4", "aac")[:20000],
         "zero-length.wav": _wav(np.zeros(0, np.float32), 16000),
         "too-short.wav": _wav(speech_like(150, 1.0, 16000)[:1600], 16000),
         "unknown-codec.wav": _wav_with_codec_tag(0x5555),

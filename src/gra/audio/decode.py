@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from gra.audio.integrity import container_kind, head_and_tail, short_decode, structural_problem
 from gra.errors import UserError
 
 Source = str | Path | bytes
@@ -76,19 +77,28 @@ def decode_input(source: Source, max_seconds: float | None = None) -> Decoded:
     """Decode a path or raw bytes; also say how many channels and which codec it had."""
     if isinstance(source, str | Path) and not Path(source).is_file():
         raise AudioDecodeError(f"{source} does not exist or is not a file")
+    head, tail, total = head_and_tail(source)
+    problem = structural_problem(head, tail, total)
+    if problem:
+        raise CorruptAudio(problem)
     try:
         handle = sf.SoundFile(
             io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
         )
     except (sf.LibsndfileError, RuntimeError, ValueError):
         # Not a format libsndfile knows, or a variant it lacks (codecs inside wav, webm, m4a).
-        # If FFmpeg cannot open it either, it is not audio we can read (415); a file that opens
-        # but fails while decoding is corrupt (422).
-        data, rate, codec = _decode_ffmpeg(source, max_seconds)
+        # If FFmpeg cannot open it either, it is not audio we can read (415) unless it starts
+        # like a known audio container (then it is damaged: 422); a file that opens but fails
+        # while decoding is corrupt (422).
+        data, rate, codec, declared = _decode_ffmpeg(source, max_seconds, container_kind(head))
     else:
         with handle:
             codec = f"{handle.format}/{handle.subtype}"
+            declared = handle.frames / handle.samplerate if handle.frames > 0 else None
             data, rate = _read_soundfile(handle, max_seconds)
+    short = short_decode(declared, len(data) / rate)
+    if short:
+        raise CorruptAudio(short)
     mono = _to_mono(data)
     clipped = float(np.mean(np.abs(data) >= 0.999))
     return Decoded(mono, rate, int(data.shape[1]), codec, clipped, _correlation(data))
@@ -111,15 +121,24 @@ def _read_soundfile(handle: sf.SoundFile, max_seconds: float | None) -> tuple[np
     return data, rate
 
 
-def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarray, int, str]:
+def _decode_ffmpeg(
+    source: Source, max_seconds: float | None, kind: str | None = None
+) -> tuple[np.ndarray, int, str, float | None]:
+    """(samples, rate, codec, declared seconds). `kind`: the container the bytes start like."""
     import av
 
     handle = io.BytesIO(source) if isinstance(source, bytes | bytearray) else str(source)
     try:
         container = av.open(handle, mode="r")
     except (av.FFmpegError, OSError, ValueError) as exc:
+        if kind is not None:
+            raise CorruptAudio(
+                f"the file starts like {kind} audio but cannot be opened: it is damaged or cut "
+                "short"
+            ) from exc
         raise UnsupportedAudio(_NOT_AUDIO) from exc
     with container:
+        declared = container.duration / 1e6 if container.duration else None
         if not container.streams.audio:
             raise UnsupportedAudio("the file has no audio stream")
         stream = container.streams.audio[0]
@@ -143,7 +162,7 @@ def _decode_ffmpeg(source: Source, max_seconds: float | None) -> tuple[np.ndarra
             raise CorruptAudio(f"cannot decode audio: {exc}") from exc
     if not blocks:
         raise EmptyAudio("the audio has zero length")
-    return np.concatenate(blocks, axis=1).T, rate, stream.codec_context.name
+    return np.concatenate(blocks, axis=1).T, rate, stream.codec_context.name, declared
 
 
 def _as_float(block: np.ndarray) -> np.ndarray:
