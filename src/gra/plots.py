@@ -49,3 +49,49 @@ def confusion_svg(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str], ti
     )
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def reliability_svg(rows: list[dict], title: str) -> str:
+    """A reliability diagram: accuracy against confidence per bin (dots sized by clips), and
+    the diagonal where a calibrated model's dots lie."""
+    size, left, top = 300, 60, 40
+    width, height = left + size + 30, top + size + 70
+
+    def x(v: float) -> float:
+        return left + v * size
+
+    def y(v: float) -> float:
+        return top + (1 - v) * size
+
+    most = max((r["clips"] for r in rows), default=1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="sans-serif" font-size="12">',
+        f'<text x="{width / 2}" y="20" text-anchor="middle" font-size="14">{escape(title)}</text>',
+        f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>',
+        f'<line x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}" stroke="#bbb" '
+        'stroke-dasharray="4 3"/>',
+        f'<text x="{left + size / 2}" y="{top + size + 32}" text-anchor="middle">'
+        "confidence (top probability)</text>",
+        f'<text x="16" y="{top + size / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 16 {top + size / 2})">accuracy</text>',
+    ]
+    for tick in (0, 0.5, 1):
+        parts += [
+            f'<text x="{x(tick)}" y="{top + size + 16}" text-anchor="middle">{tick:g}</text>',
+            f'<text x="{left - 6}" y="{y(tick) + 4}" text-anchor="end">{tick:g}</text>',
+        ]
+    points = " ".join(f"{x(r['confidence']):.1f},{y(r['accuracy']):.1f}" for r in rows)
+    parts.append(f'<polyline points="{points}" fill="none" stroke="#3b5bdb"/>')
+    for r in rows:
+        radius = 3 + 7 * (r["clips"] / most) ** 0.5
+        parts.append(
+            f'<circle cx="{x(r["confidence"]):.1f}" cy="{y(r["accuracy"]):.1f}" '
+            f'r="{radius:.1f}" fill="#3b5bdb" fill-opacity="0.6"/>'
+        )
+    parts.append(
+        f'<text x="{left}" y="{height - 12}">dots: confidence bins (size: clips); dashed: '
+        "calibrated</text>"
+    )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"

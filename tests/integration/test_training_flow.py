@@ -135,6 +135,19 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
             model_yaml["metadata"]["metrics"]["age"]["mae_groups"] == metrics["age"]["mae_groups"]
         )
 
+        # Calibration (reliability) plots, and `dvc plots show` with the project's offline
+        # template: a page that needs no network.
+        for task in ("gender", "age"):
+            reliability = (project / "plots" / f"calibration_{task}.csv").read_text()
+            assert reliability.startswith("bin,confidence,accuracy,clips")
+            assert (project / "plots" / f"calibration_{task}.svg").read_text().startswith("<svg")
+        shutil.copytree(ROOT / ".dvc" / "plots", project / ".dvc" / "plots")
+        _dvc(project, "config", "plots.html_template", "plots/offline.html")
+        _dvc(project, "plots", "show")
+        page = (project / "dvc_plots" / "index.html").read_text()
+        assert "vegaEmbed" in page and "calibration_age" in page
+        assert "cdn.jsdelivr" not in page and "<script src=" not in page
+
         # DVC's record is true: nothing stale, and a plain repro runs nothing.
         assert "up to date" in _dvc(project, "status")
         assert "Running stage" not in _dvc(project, "repro")

@@ -10,8 +10,9 @@ from gra.config import Settings
 from gra.errors import UserError
 from gra.evaluation import breakdown, choose_winner, confusion_rows, confusion_table, score
 from gra.models import load
+from gra.models.calibration import reliability
 from gra.models.conditioning import with_predicted_gender
-from gra.plots import confusion_svg
+from gra.plots import confusion_svg, reliability_svg
 from gra.steps.train import candidate_dir
 
 REPORT_COLUMNS = ["balanced_accuracy", "accuracy", "macro_f1"]
@@ -64,6 +65,7 @@ def run(settings: Settings) -> dict:
             "test_by_locale": breakdown(test.rows, test.y, proba, "locale", classes, ordinal),
         }
         _write_confusion(settings, task, test.y, proba, classes, winner)
+        _write_calibration(settings, task, test.y, proba, winner)
         report += _task_report(task, result["tasks"][task], test, proba, classes, ordinal)
     write_json(settings.paths.metrics / "metrics.json", winner_metrics(result))
     write_json(settings.paths.reports / "evaluation.json", result)
@@ -104,6 +106,15 @@ def _write_confusion(settings: Settings, task, y, proba, classes, winner: str) -
     title = f"{task}: {winner} on the test split ({len(y)} clips)"
     svg = confusion_svg(y, proba.argmax(axis=1), classes, title)
     (settings.paths.plots / f"confusion_{task}.svg").write_text(svg)
+
+
+def _write_calibration(settings: Settings, task: str, y, proba, winner: str) -> None:
+    """The winner's reliability diagram on the test split: CSV for `dvc plots`, and SVG."""
+    rows = reliability(proba, y)
+    table = pd.DataFrame(rows).round(4)
+    table.to_csv(settings.paths.plots / f"calibration_{task}.csv", index=False)
+    title = f"{task}: {winner} calibration on the test split ({len(y)} clips)"
+    (settings.paths.plots / f"calibration_{task}.svg").write_text(reliability_svg(rows, title))
 
 
 def _cell(cv: dict, test: dict, column: str) -> str:
