@@ -74,7 +74,7 @@ def test_bad_clips_are_quarantined_and_the_run_goes_on(tmp_path, settings):
     assert table.patches.shape[0] == 3
     reasons = table.quarantine.set_index("clip_id").reason
     assert set(reasons.index) == {"corrupt", "truncated", "silent", "missing"}
-    assert "not a recognised audio file" in reasons["corrupt"]
+    assert "damaged or cut short" in reasons["corrupt"]  # an ID3 header, then garbage
     assert "no speech" in reasons["silent"]
     assert "cannot read" in reasons["missing"]
 

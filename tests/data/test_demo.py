@@ -44,7 +44,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> DemoSummary:
 
 def test_layout_header_and_counts(corpus: DemoSummary) -> None:
     root = corpus.root
-    assert sorted(p.name for p in root.iterdir()) == ["de", "en"]
+    assert sorted(p.name for p in root.iterdir()) == ["SYNTHETIC.txt", "de", "en"]
+    assert "Synthetic speech" in (root / "SYNTHETIC.txt").read_text()  # champions say so
     for loc in ("de", "en"):
         assert (root / loc / "clips").is_dir()
         lines = (root / loc / "validated.tsv").read_text(encoding="utf-8").splitlines()

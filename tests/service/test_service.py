@@ -126,6 +126,9 @@ def test_missing_field_and_unknown_route(server, clips):
     assert wrong.status_code == 400 and "audio" in wrong.json()["error"]
     missing = httpx.get(server.url + "/nowhere")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong_method = httpx.get(server.url + "/predict")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["code"] == "method_not_allowed"
 
 
 def test_two_files_in_one_predict_point_to_the_batch_endpoint(server, clips):

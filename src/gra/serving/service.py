@@ -21,6 +21,7 @@ from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from gra.config import load_settings
 from gra.monitoring.log import InferenceLog
@@ -207,3 +208,23 @@ def _served_model(service: GRA) -> bentoml.Model:
             if info.name == GRA.name and info.models:
                 return bentoml.models.get(info.models[0].tag)
     return service.champion
+
+
+# Registered after every route above, so it only catches what none of them matches. BentoML
+# hands a request to this app only when one of its routes matches, and would answer anything
+# else with a plain-text 404; with this catch-all every unknown route gets a JSON error too.
+@app.api_route(
+    "/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+    include_in_schema=False,
+)
+async def _no_such_route(request: Request, path: str) -> JSONResponse:
+    # A route whose path matches but not the method answers partially (Starlette's own test).
+    others = [r for r in app.routes if getattr(r, "endpoint", None) is not _no_such_route]
+    if any(route.matches(request.scope)[0] != Match.NONE for route in others):
+        raise HTTPException(405, f"{request.method} is not allowed on /{path}")
+    raise HTTPException(
+        404,
+        f"no route {request.method} /{path}: the service answers POST /predict, "
+        "POST /predict_batch, GET /info and the page at GET /",
+    )
