@@ -1,7 +1,9 @@
-"""Progress bars for long work (rich), quiet when output is not a terminal."""
+"""Progress for long work: a live bar (rich) on a terminal; elsewhere (logs, CI, `make demo`
+piped, Prefect) a plain line every few seconds, so no stretch of work goes silent."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -30,9 +32,14 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
     # On stderr: stdout carries results (`gra predict --format jsonl`). No stdout/stderr
     # redirection: Prefect pickles its context for pool workers, and rich's redirect proxies
     # (which hold locks) would end up in it.
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        with _plain_lines(description, total, console) as advance:
+            yield advance
+        return
     with Progress(
         *columns,
-        console=Console(stderr=True),
+        console=console,
         transient=False,
         redirect_stdout=False,
         redirect_stderr=False,
@@ -50,3 +57,29 @@ def bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
                 progress.update(task, rate=text)
 
         yield advance
+
+
+PLAIN_EVERY_SECONDS = 5.0
+
+
+@contextmanager
+def _plain_lines(description: str, total: int, console: Console) -> Iterator[Callable[[int], None]]:
+    """`description: done/total (rate)` at most every PLAIN_EVERY_SECONDS, and when done."""
+    state = {"done": 0, "total": total, "started": time.monotonic(), "said": time.monotonic()}
+
+    def line() -> str:
+        elapsed = time.monotonic() - state["started"]
+        rate = state["done"] / elapsed if elapsed > 0 else 0.0
+        pace = f"{rate:,.1f}/s" if rate >= 1 else (f"{1 / rate:.1f} s each" if rate else "")
+        return f"{description}: {state['done']}/{state['total']} {pace} {elapsed:.0f} s"
+
+    def advance(n: int, total: int | None = None) -> None:
+        if total is not None:
+            state["total"] = total
+        state["done"] += n
+        if time.monotonic() - state["said"] >= PLAIN_EVERY_SECONDS:
+            state["said"] = time.monotonic()
+            console.print(line(), highlight=False)
+
+    yield advance
+    console.print(line(), highlight=False)

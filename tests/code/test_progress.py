@@ -17,3 +17,15 @@ def test_advance_handles_zero_slow_and_new_totals(capsys):
     out = capsys.readouterr()
     assert out.out == ""  # stdout is for results (gra predict --format jsonl)
     assert "work" in out.err and "5/5" in out.err
+
+
+def test_off_a_terminal_a_line_comes_every_few_seconds(capsys, monkeypatch):
+    import gra.progress as progress
+
+    monkeypatch.setattr(progress, "PLAIN_EVERY_SECONDS", 0.05)
+    with bar("clips", 4) as advance:
+        for _ in range(4):
+            time.sleep(0.06)  # slower than the interval: one line per step
+            advance(1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("clips:")]
+    assert len(lines) >= 4 and lines[-1].startswith("clips: 4/4")
