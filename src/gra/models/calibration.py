@@ -69,17 +69,19 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10)
 
 
 def uncertainty_threshold(
-    proba: np.ndarray, y: np.ndarray, target: float, min_coverage: float
+    proba: np.ndarray, y: np.ndarray, target: float, min_coverage: float, within: int = 0
 ) -> dict:
     """The top-probability threshold under which an answer is flagged "uncertain", chosen on
     calibrated out-of-fold predictions: the lowest threshold whose unflagged answers are still
-    `target` accurate (so as many answers as possible go unflagged). When no threshold reaches
-    the target, the `min_coverage` most confident answers go unflagged, and the record says the
-    target was not reached."""
+    `target` accurate (so as many answers as possible go unflagged). An answer counts as right
+    when it is at most `within` classes off (1 for age groups: "within one group"). When no
+    threshold reaches the target, the `min_coverage` most confident answers go unflagged, and
+    the record says the target was not reached."""
     n = len(y)
     top = proba.max(axis=1)
     order = np.argsort(-top, kind="stable")  # most confident first
-    correct = (proba.argmax(axis=1) == np.asarray(y, dtype=int))[order]
+    off = np.abs(proba.argmax(axis=1) - np.asarray(y, dtype=int))
+    correct = (off <= within)[order]
     accuracy = np.cumsum(correct) / np.arange(1, n + 1)  # of the k most confident
     smallest = max(1, int(np.ceil(min_coverage * n)))
     meets = np.flatnonzero(accuracy >= target)
@@ -88,6 +90,7 @@ def uncertainty_threshold(
     return {
         "below": round(float(top[order][k - 1]), 4),
         "target": target,
+        "within_groups": within,
         "target_reached": bool(meets.size),
         "coverage": round(k / n, 4),  # share of answers not flagged
         "accuracy_unflagged": round(float(accuracy[k - 1]), 4),

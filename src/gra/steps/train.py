@@ -100,6 +100,7 @@ def run(settings: Settings, family: str) -> dict:
             dev.y,
             t.uncertain_target[task],
             t.uncertain_min_coverage,
+            within=1 if task == "age" else 0,  # ordered groups: right = within one group
         )
         summary["tasks"][task] = {
             "dev_clips": len(dev.y),
