@@ -68,17 +68,29 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10)
     return float(sum(r["clips"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / len(y))
 
 
+def answer_confidence(proba: np.ndarray, within: int = 0) -> np.ndarray:
+    """Per row, the probability that the answer (the argmax) is right: its own probability, or
+    with `within` > 0 (ordered classes) the probability of the classes at most that far off."""
+    proba = np.atleast_2d(proba)
+    label = proba.argmax(axis=1)
+    cumulative = np.concatenate([np.zeros((len(proba), 1)), np.cumsum(proba, axis=1)], axis=1)
+    low = np.clip(label - within, 0, proba.shape[1])
+    high = np.clip(label + within + 1, 0, proba.shape[1])
+    rows = np.arange(len(proba))
+    return cumulative[rows, high] - cumulative[rows, low]
+
+
 def uncertainty_threshold(
     proba: np.ndarray, y: np.ndarray, target: float, min_coverage: float, within: int = 0
 ) -> dict:
-    """The top-probability threshold under which an answer is flagged "uncertain", chosen on
+    """The confidence threshold under which an answer is flagged "uncertain", chosen on
     calibrated out-of-fold predictions: the lowest threshold whose unflagged answers are still
     `target` accurate (so as many answers as possible go unflagged). An answer counts as right
     when it is at most `within` classes off (1 for age groups: "within one group"). When no
     threshold reaches the target, the `min_coverage` most confident answers go unflagged, and
     the record says the target was not reached."""
     n = len(y)
-    top = proba.max(axis=1)
+    top = answer_confidence(proba, within)
     order = np.argsort(-top, kind="stable")  # most confident first
     off = np.abs(proba.argmax(axis=1) - np.asarray(y, dtype=int))
     correct = (off <= within)[order]

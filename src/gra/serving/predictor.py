@@ -25,6 +25,7 @@ from gra.errors import UserError
 from gra.evaluation import median_group
 from gra.features.embedding import EMBEDDING_PREFIX
 from gra.models import FeatureMatrix
+from gra.models.calibration import answer_confidence
 from gra.monitoring.log import InferenceLog
 from gra.registry import Champion, current_champion
 from gra.serving.batching import MicroBatcher
@@ -269,7 +270,10 @@ class Predictor:
                 "probabilities": {
                     c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)
                 },
-                "uncertain": bool(mean[top] < self.uncertain_below[task]),
+                "uncertain": bool(
+                    answer_confidence(mean, within=1 if task == "age" else 0)[0]
+                    < self.uncertain_below[task]
+                ),
             }
             if task == "age":  # ordered groups: the estimate with the smallest error in groups
                 out[task]["median_group"] = classes[int(median_group(mean[None, :])[0])]
