@@ -8,7 +8,6 @@ a running service given with --url.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import socket
 import subprocess
@@ -20,31 +19,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import soundfile as sf
 import soxr
 
 from gra.data.demo import speech_like
+from gra.data.encode import ffmpeg_bytes as _ffmpeg
+from gra.data.encode import soundfile_bytes as _sf
 
 VOICE = speech_like(150, 5.0, 48000, seed=1)
-
-
-def _sf(samples: np.ndarray, rate: int, fmt: str, subtype: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
-    return buffer.getvalue()
-
-
-def _ffmpeg(samples: np.ndarray, rate: int, container: str, codec: str) -> bytes:
-    import av
-
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
-    return buffer.getvalue()
 
 
 def _damaged(data: bytes) -> bytes:

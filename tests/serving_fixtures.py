@@ -17,9 +17,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import soundfile as sf
 import soxr
 import yaml
+
+from gra.data.encode import ffmpeg_bytes, soundfile_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -128,23 +129,9 @@ def server(champion_project) -> Server:
 # ----------------------------------------------------------------------------- test audio
 
 
-def _wav(samples: np.ndarray, rate: int, fmt: str = "WAV", subtype: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, rate, format=fmt, subtype=subtype)
-    return buffer.getvalue()
-
-
-def _ffmpeg(samples: np.ndarray, rate: int, container: str, codec: str) -> bytes:
-    import av
-
-    buffer = io.BytesIO()
-    with av.open(buffer, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
-        frame.sample_rate = rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            out.mux(packet)
-    return buffer.getvalue()
+# Encoders shared with bench/ (gra.data.encode); the short names are the tests' own.
+_wav = soundfile_bytes
+_ffmpeg = ffmpeg_bytes
 
 
 def _wav_with_codec_tag(tag: int) -> bytes:
@@ -165,9 +152,7 @@ def unlike(data: bytes, seed: int) -> bytes:
     narrow = soxr.resample(soxr.resample(higher, rate, 8000), 8000, 16000)
     noise = np.random.default_rng(seed).standard_normal(len(narrow)).astype(np.float32)
     noisy = narrow + noise * np.sqrt(np.mean(narrow**2) / 10)
-    buffer = io.BytesIO()
-    sf.write(buffer, noisy, 16000, format="WAV")
-    return buffer.getvalue()
+    return soundfile_bytes(noisy, 16000)
 
 
 @pytest.fixture(scope="session")
