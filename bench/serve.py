@@ -249,7 +249,8 @@ def in_process(params: Path, clips: list[tuple[str, bytes]]) -> dict:
             speech = detect_speech(data, audio, predictor.serve.max_duration_seconds)
             t1 = time.perf_counter()
             rows = [
-                predictor.champion.featurise(w, speech.sample_rate) for w in windows(speech, audio)
+                predictor.champion.features_of(w, speech.sample_rate)
+                for w in windows(speech, audio)
             ]
             t2 = time.perf_counter()
             for row in rows:

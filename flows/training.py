@@ -123,26 +123,16 @@ def run_stage(stage: str, force: bool = False) -> str:
 
 
 def metrics_markdown(evaluation: dict, gate: dict | None) -> str:
+    from gra.evaluation import METRICS_HEADERS, markdown_table, metrics_rows
+
     lines = [
         "# GRA training run",
         "",
         "Test split, speakers disjoint from training. Winner (*) chosen by speaker-grouped "
         "cross-validation (CV: mean ± spread of the selection metric over the folds).",
         "",
-        "| task | model | CV | balanced acc | accuracy | macro F1 | MAE (groups) |",
-        "|---|---|---|---|---|---|---|",
+        *markdown_table(METRICS_HEADERS, metrics_rows(evaluation)),
     ]
-    for task_name, r in evaluation["tasks"].items():
-        for family, s in r["candidates"].items():
-            t = s["test"]
-            cv = s["cv"][r["select_metric"]]
-            mark = " *" if family == r["winner"] else ""
-            lines.append(
-                f"| {task_name} | {family}{mark} | {cv['mean']:.3f} ± {cv['std']:.3f} | "
-                f"{t['balanced_accuracy']:.3f} | "
-                f"{t['accuracy']:.3f} | {t['macro_f1']:.3f} | "
-                f"{t.get('mae_groups', float('nan')):.2f} |"
-            )
     if gate:
         verdict = f"promoted `{gate['promoted']}`" if gate["passed"] else "failed"
         lines += ["", f"Gate: {verdict}."] + [f"- {r}" for r in gate["reasons"]]
@@ -179,7 +169,8 @@ def training(refresh_sources: bool = False) -> dict:
     outcome = {
         stage: run_stage(stage, force=refresh_sources and stage == "ingest") for stage in stages()
     }
-    reports = ROOT / "reports"
+    settings = load_settings(ROOT / "params.yaml")
+    reports = ROOT / settings.paths.reports  # relative paths in params are from the root
     evaluation = json.loads((reports / "evaluation.json").read_text())
     gate_file = reports / "gate.json"
     gate = json.loads(gate_file.read_text()) if gate_file.exists() else None
@@ -195,7 +186,7 @@ def training(refresh_sources: bool = False) -> dict:
         print(f"gate: {'passed, champion ' + gate['promoted'] if gate['passed'] else 'failed'}")
     promoted = outcome.get("gate") == "ran" and gate and gate["passed"]
     bento = None
-    if promoted and load_settings(ROOT / "params.yaml").schedule.build_bento:
+    if promoted and settings.schedule.build_bento:
         bento = build_bento()
         print(bento)
     return {"stages": outcome, "gate": gate, "bento": bento}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gra.config import Settings
 from gra.errors import UserError
 from gra.features.pipeline import META_COLUMNS, FeatureTable
 from gra.models.base import FeatureMatrix
@@ -16,6 +17,11 @@ from gra.models.base import FeatureMatrix
 VECTORS = "vectors.parquet"
 PATCHES = "logmel.npy"
 QUARANTINE = "quarantine.csv"
+
+
+def candidate_dir(settings: Settings, family: str) -> Path:
+    """Where `gra train FAMILY` writes its candidate (one folder per task, and train.json)."""
+    return settings.paths.models / "candidates" / family
 
 
 def write_json(path: Path, payload: dict) -> Path:

@@ -494,36 +494,18 @@ def print_predictions(rows: list[dict]) -> None:
 
 def print_metrics(result: dict) -> None:
     """The readable metrics table: every candidate's CV and test scores, winner marked."""
+    from gra.evaluation import METRICS_HEADERS, metrics_rows
+
     table = Table(
         title="Winner (*) by speaker-grouped CV (mean ± spread of its metric); "
         "then the unseen test split"
     )
-    columns = ("task", "model", "CV", "bal. acc", "accuracy", "macro F1", "MAE groups")
-    for col in (*columns, "within 1", "MAE median", "ECE"):
+    for col in METRICS_HEADERS:
         left = col in ("task", "model")
         table.add_column(col, justify="left" if left else "right", no_wrap=left)
-    for task, r in result["tasks"].items():
-        for family, scores in r["candidates"].items():
-            t = scores["test"]
-            cv = scores["cv"][r["select_metric"]]
-            mark = " *" if family == r["winner"] else ""
-            table.add_row(
-                task,
-                family + mark,
-                f"{cv['mean']:.3f} ± {cv['std']:.3f}",
-                f"{t['balanced_accuracy']:.3f}",
-                f"{t['accuracy']:.3f}",
-                f"{t['macro_f1']:.3f}",
-                f"{t['mae_groups']:.2f}" if "mae_groups" in t else "",
-                f"{t['within_one_group']:.3f}" if "within_one_group" in t else "",
-                f"{t['median_mae_groups']:.2f}" if "median_mae_groups" in t else "",
-                f"{t['ece']:.3f}",
-            )
+    for row in metrics_rows(result):
+        table.add_row(*row)
     console = Console()
     if not console.is_terminal:  # logs and CI: do not squeeze the table into 80 columns
         console = Console(width=160)
     console.print(table)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    sys.exit(app())

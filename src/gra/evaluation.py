@@ -127,3 +127,55 @@ def breakdown(
         }
         out.append(line)
     return out
+
+
+METRICS_HEADERS = [
+    "task",
+    "model",
+    "CV",
+    "bal. acc",
+    "accuracy",
+    "macro F1",
+    "MAE groups",
+    "within 1",
+    "MAE median",
+    "ECE",
+]
+
+
+def metrics_rows(evaluation: dict) -> list[list[str]]:
+    """The one metrics table (CLI, the flow's Prefect artifact, reports/evaluation.md): per
+    task and candidate, the CV score it was chosen by (mean ± spread), then its test scores;
+    the winner marked with *. Header: METRICS_HEADERS."""
+
+    def cell(t: dict, key: str, digits: int = 3) -> str:
+        return f"{t[key]:.{digits}f}" if key in t else ""
+
+    rows = []
+    for task, r in evaluation["tasks"].items():
+        for family, scores in r["candidates"].items():
+            t = scores["test"]
+            cv = scores["cv"][r["select_metric"]]
+            rows.append(
+                [
+                    task,
+                    family + (" *" if family == r["winner"] else ""),
+                    f"{cv['mean']:.3f} ± {cv['std']:.3f}",
+                    cell(t, "balanced_accuracy"),
+                    cell(t, "accuracy"),
+                    cell(t, "macro_f1"),
+                    cell(t, "mae_groups", 2),
+                    cell(t, "within_one_group"),
+                    cell(t, "median_mae_groups", 2),
+                    cell(t, "ece"),
+                ]
+            )
+    return rows
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]

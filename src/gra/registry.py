@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gra.artifacts import candidate_dir
 from gra.config import AudioSettings, FeaturizeSettings, Settings
 from gra.errors import UserError
 from gra.features.extract import features_from_speech
@@ -54,20 +55,17 @@ class Champion:
         return AudioSettings.model_validate(audio)
 
     @property
-    def featurize(self) -> FeaturizeSettings:
+    def feature_settings(self) -> FeaturizeSettings:
         return FeaturizeSettings.model_validate(self.info["featurize"])
-
-    @property
-    def settings_key(self) -> str:
-        return self.info["settings_key"]
 
     def predict_features(self, X: FeatureMatrix) -> dict[str, np.ndarray]:
         if X.columns != self.info["columns"]:
             raise UserError("feature columns differ from the ones this champion was trained on")
         return predict_tasks(self.models, X)
 
-    def featurise(self, samples: np.ndarray, sample_rate: int) -> FeatureMatrix:
-        names, vector, patch = features_from_speech(samples, sample_rate, self.featurize)
+    def features_of(self, samples: np.ndarray, sample_rate: int) -> FeatureMatrix:
+        """One window of speech -> the feature row this champion's models take."""
+        names, vector, patch = features_from_speech(samples, sample_rate, self.feature_settings)
         return FeatureMatrix(
             vector[None, :], list(names), None if patch is None else patch[None, ...]
         )
@@ -78,7 +76,6 @@ def build_bundle(
 ) -> Path:
     """Copy each task's winning candidate into `out` with a bundle.json describing it."""
     from gra.features.extract import settings_key
-    from gra.steps.train import candidate_dir
 
     if out.exists():
         shutil.rmtree(out)
@@ -110,8 +107,6 @@ def build_bundle(
 
 def _trained(settings: Settings, family: str, task: str) -> dict:
     """What `gra train` recorded for this family and task (train.json)."""
-    from gra.steps.train import candidate_dir
-
     path = candidate_dir(settings, family) / "train.json"
     return json.loads(path.read_text())["tasks"][task] if path.exists() else {}
 

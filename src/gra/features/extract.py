@@ -18,7 +18,7 @@ from gra.config import AudioSettings, FeaturizeSettings
 from gra.errors import UserError
 from gra.features import logmel
 from gra.features.analysis import Analysis
-from gra.features.registry import VECTOR_SETS
+from gra.features.sets import VECTOR_SETS
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,6 @@ class MicroBatcher(Generic[T, R]):
     def __init__(self, fn: Callable[[list[T]], list[R]], max_batch: int = 64):
         self.fn = fn
         self.max_batch = max_batch
-        self.sizes: list[int] = []  # batch sizes seen (kept short), for tests and metrics
         self._queue: queue.Queue[tuple[T, Future]] = queue.Queue()
         threading.Thread(target=self._run, name="gra-batcher", daemon=True).start()
 
@@ -44,7 +43,6 @@ class MicroBatcher(Generic[T, R]):
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self.sizes = [*self.sizes[-999:], len(batch)]
             try:
                 results = self.fn([item for item, _ in batch])
             except Exception as exc:  # noqa: BLE001 - handed to every waiting request

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from gra.errors import UserError
+from gra.errors import UserError, error_body
 from gra.serving.predictor import InputRejected, Predictor
 
 AUDIO_SUFFIXES = {".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".webm", ".m4a", ".aac", ".mp4"}
@@ -26,9 +26,9 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 def _unreadable(path: Path) -> dict | None:
     if not path.exists():
-        return {"error": f"{path} does not exist", "code": "not_found"}
+        return error_body(f"{path} does not exist", "not_found")
     if not path.is_file():
-        return {"error": f"{path} is not a file", "code": "not_a_file"}
+        return error_body(f"{path} is not a file", "not_a_file")
     return None
 
 
@@ -82,8 +82,8 @@ def _json(response) -> dict:
         body = None
     if isinstance(body, dict):
         return body
-    return {
-        "error": f"unexpected HTTP {response.status_code} response: {response.text[:200]}",
-        "code": "bad_response",
-        "status": response.status_code,
-    }
+    return error_body(
+        f"unexpected HTTP {response.status_code} response: {response.text[:200]}",
+        "bad_response",
+        response.status_code,
+    )

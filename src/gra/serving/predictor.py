@@ -21,7 +21,7 @@ from gra.audio import (
     windows,
 )
 from gra.config import ServeSettings, Settings
-from gra.errors import UserError
+from gra.errors import UserError, error_body
 from gra.evaluation import median_group
 from gra.features.embedding import EMBEDDING_PREFIX
 from gra.models import FeatureMatrix
@@ -43,7 +43,7 @@ class InputRejected(UserError):
         self.code = code
 
     def to_dict(self) -> dict:
-        return {"error": str(self), "code": self.code, "status": self.status}
+        return error_body(str(self), self.code, self.status)
 
 
 def rejection(exc: Exception) -> InputRejected:
@@ -236,7 +236,7 @@ class Predictor:
             return _Clip(speech.duration_seconds, 0.0, None, None, facts, warnings)
         pieces = windows(speech, self.audio)
         rows = FeatureMatrix.concat(
-            [self.champion.featurise(piece, speech.sample_rate) for piece in pieces]
+            [self.champion.features_of(piece, speech.sample_rate) for piece in pieces]
         )
         weights = np.array([len(piece) for piece in pieces], dtype=np.float64)
         return _Clip(speech.duration_seconds, speech.speech_seconds, rows, weights, facts, warnings)

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from gra.config import load_settings
+from gra.errors import error_body
 from gra.monitoring.log import InferenceLog
 from gra.registry import Champion, current_tag
 from gra.serving.http_limits import BodyLimit
@@ -52,7 +53,7 @@ app.add_middleware(BodyLimit, limit_for_path=_request_limit)
 
 
 def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"error": message, "code": code, "status": status}, status_code=status)
+    return JSONResponse(error_body(message, code, status), status_code=status)
 
 
 @app.exception_handler(InputRejected)

@@ -5,18 +5,30 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gra.artifacts import read_features, read_json, read_table, task_data, write_json
+from gra.artifacts import (
+    candidate_dir,
+    read_features,
+    read_json,
+    read_table,
+    task_data,
+    write_json,
+)
 from gra.config import Settings
 from gra.errors import UserError
-from gra.evaluation import breakdown, choose_winner, confusion_rows, confusion_table, score
+from gra.evaluation import (
+    METRICS_HEADERS,
+    breakdown,
+    choose_winner,
+    confusion_rows,
+    confusion_table,
+    markdown_table,
+    metrics_rows,
+    score,
+)
 from gra.models import load
 from gra.models.calibration import reliability
 from gra.models.conditioning import with_predicted_gender
 from gra.plots import confusion_svg, reliability_svg
-from gra.steps.train import candidate_dir
-
-REPORT_COLUMNS = ["balanced_accuracy", "accuracy", "macro_f1"]
-ORDINAL_COLUMNS = ["mae_groups", "within_one_group"]
 
 
 def run(settings: Settings) -> dict:
@@ -69,6 +81,8 @@ def run(settings: Settings) -> dict:
         report += _task_report(task, result["tasks"][task], test, proba, classes, ordinal)
     write_json(settings.paths.metrics / "metrics.json", winner_metrics(result))
     write_json(settings.paths.reports / "evaluation.json", result)
+    table = markdown_table(METRICS_HEADERS, metrics_rows(result))
+    report = report[:4] + table + [""] + report[4:]
     (settings.paths.reports / "evaluation.md").write_text("\n".join(report) + "\n")
     return result
 
@@ -117,12 +131,7 @@ def _write_calibration(settings: Settings, task: str, y, proba, winner: str) -> 
     (settings.paths.plots / f"calibration_{task}.svg").write_text(reliability_svg(rows, title))
 
 
-def _cell(cv: dict, test: dict, column: str) -> str:
-    return f"{cv[column]['mean']:.3f} ± {cv[column]['std']:.3f} | {test[column]:.3f}"
-
-
 def _task_report(task, r, test, proba, classes, ordinal) -> list[str]:
-    cols = REPORT_COLUMNS + (ORDINAL_COLUMNS if ordinal else [])
     winner, metric = r["winner"], r["select_metric"]
     lines = [
         f"## {task}",
@@ -130,12 +139,7 @@ def _task_report(task, r, test, proba, classes, ordinal) -> list[str]:
         f"Winner: **{winner}** (best cross-validated {metric}); test clips {len(test.y)}, "
         f"speakers {test.rows['client_id'].nunique()}.",
         "",
-        "| model | " + " | ".join(f"{c} CV | {c} test" for c in cols) + " | ECE test |",
-        "|---|" + "---|---|" * len(cols) + "---|",
     ]
-    for family, c in r["candidates"].items():
-        cells = " | ".join(_cell(c["cv"], c["test"], col) for col in cols)
-        lines.append(f"| {family} | {cells} | {c['test']['ece']:.3f} |")
     per_class = r["candidates"][winner]["test"]["per_class"]
     lines += [
         "",

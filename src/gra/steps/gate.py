@@ -94,7 +94,7 @@ def run(settings: Settings) -> GateResult:
 def _rescore(champion: Champion, settings: Settings, splits) -> dict[str, dict]:
     """The champion's scores on today's test split, featurised with the champion's settings."""
     test_rows = splits[splits["split"] == "test"]
-    table = featurize(test_rows, champion.audio, champion.featurize, settings.paths.cache)
+    table = featurize(test_rows, champion.audio, champion.feature_settings, settings.paths.cache)
     if len(test_rows) and table.vectors.empty:
         reasons = table.quarantine["reason"].head(3).tolist()
         raise UserError(

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from gra.artifacts import TaskData, read_features, read_table, task_data, write_json
+from gra.artifacts import (
+    TaskData,
+    candidate_dir,
+    read_features,
+    read_table,
+    task_data,
+    write_json,
+)
 from gra.config import Settings, TrainSettings
 from gra.errors import UserError
 from gra.models import build
@@ -20,10 +26,6 @@ from gra.models.crossval import CrossValidation, cross_validate, speaker_weights
 from gra.progress import bar
 
 DEVELOPMENT = ("train", "val")
-
-
-def candidate_dir(settings: Settings, family: str) -> Path:
-    return settings.paths.models / "candidates" / family
 
 
 def cross_validate_family(

@@ -1,4 +1,5 @@
-"""Feature sets by name. A vector set maps an Analysis to named floats; `logmel` is a patch."""
+"""The vector feature sets by name: each maps an Analysis to named floats. (`logmel`, the
+other set, is a patch for the neural families: gra.features.logmel.)"""
 
 from __future__ import annotations
 
@@ -14,4 +15,3 @@ VECTOR_SETS: dict[str, Callable[[Analysis], dict[str, float]]] = {
     "egemaps": egemaps.compute,  # openSMILE
     "embedding": embedding.compute,  # Resemblyzer speaker encoder
 }
-PATCH_SETS = {"logmel"}
