@@ -129,3 +129,15 @@ def test_batcher_hands_errors_to_the_waiting_requests():
 
     with pytest.raises(ValueError, match="model exploded"):
         MicroBatcher(broken).map([1, 2])
+
+
+def test_the_shipped_warm_up_clip_is_speech_for_every_stage(settings):
+    """The service warms up on serving/warmup.wav: it must pass the VAD, or the feature and
+    model stages would stay cold."""
+    from importlib import resources
+
+    from gra.audio import detect_speech
+
+    clip = resources.files("gra.serving").joinpath("warmup.wav").read_bytes()
+    speech = detect_speech(clip, settings.audio)
+    assert speech.has_speech and speech.speech_seconds > 1.0

@@ -124,17 +124,11 @@ class GRA:
         self.predictor.log = InferenceLog.from_settings(SETTINGS.monitoring)
 
     def _warm_up(self) -> None:
-        """Run one prediction on a synthetic voice (one the VAD accepts, so every stage runs)
-        so the first client does not pay for lazy imports, JIT and first-call set-up."""
-        import io
-
-        import soundfile as sf
-
-        from gra.data.demo import speech_like
-
-        buffer = io.BytesIO()
-        sf.write(buffer, speech_like(150, 2.0, 16000), 16000, format="WAV")
-        self.predictor.predict_many([buffer.getvalue()])
+        """Run one prediction on a synthetic voice (2 s the VAD accepts, so every stage runs;
+        shipped as warmup.wav, made by gra.data.demo.speech_like) so the first client does not
+        pay for lazy imports, JIT and first-call set-up."""
+        clip = resources.files("gra.serving").joinpath("warmup.wav").read_bytes()
+        self.predictor.predict_many([clip])
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(self) -> HTMLResponse:
