@@ -40,24 +40,24 @@ def drift_report() -> dict:
 
 
 def drift_markdown(summary: dict) -> str:
+    from gra.monitoring.drift import headline, label_mix
+
     if summary.get("drift_detected") is None:
         return f"# GRA drift\n\nNo verdict: {summary['message']}"
     verdict = "**drift detected**" if summary["drift_detected"] else "no drift"
     lines = [
         "# GRA drift",
         "",
-        f"{verdict}: {len(summary['drifted_columns'])} of {summary['columns_tested']} feature "
-        f"columns drifted (share {summary['drift_share']:.2f}, threshold "
-        f"{summary['drift_share_threshold']}) in the last {summary['rows']} answers of "
-        f"`{summary['model']}`, against {summary['reference_rows']} of its training rows.",
+        f"{verdict}: {headline(summary)}.",
         "",
         "| task | answers now | in training |",
         "|---|---|---|",
     ]
     for task_name, p in summary["prediction_drift"].items():
-        now = ", ".join(f"{k} {v:.0%}" for k, v in p["current"].items())
-        then = ", ".join(f"{k} {v:.0%}" for k, v in p["reference"].items())
-        lines.append(f"| {task_name}{' (drifted)' if p['drifted'] else ''} | {now} | {then} |")
+        drifted = " (drifted)" if p["drifted"] else ""
+        lines.append(
+            f"| {task_name}{drifted} | {label_mix(p['current'])} | {label_mix(p['reference'])} |"
+        )
     if summary["drifted_columns"]:
         lines += ["", "Drifted columns: " + ", ".join(summary["drifted_columns"])]
     lines += ["", f"Evidently report: `{summary['report']}`"]

@@ -24,6 +24,12 @@ def candidate_dir(settings: Settings, family: str) -> Path:
     return settings.paths.models / "candidates" / family
 
 
+def train_summary(settings: Settings, family: str) -> dict | None:
+    """What `gra train FAMILY` recorded (train.json), or None before it ran."""
+    path = candidate_dir(settings, family) / "train.json"
+    return read_json(path) if path.exists() else None
+
+
 def write_json(path: Path, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")

@@ -282,7 +282,7 @@ def monitor(
     Exit code 0 with a verdict (drift or not), 3 when there are too few answers for one."""
     import json
 
-    from gra.monitoring.drift import NotEnoughData, measure_drift
+    from gra.monitoring.drift import NotEnoughData, headline, label_mix, measure_drift
     from gra.monitoring.log import InferenceLog
 
     if format not in ("text", "json"):
@@ -306,17 +306,12 @@ def monitor(
         return
     verdict = "[bold red]DRIFT[/]" if summary.drift_detected else "[green]no drift[/]"
     out = Console(highlight=False, soft_wrap=True)
-    out.print(
-        f"{verdict}: {len(summary.drifted_columns)} of {summary.columns_tested} feature columns "
-        f"drifted (share {summary.drift_share:.2f}, threshold {summary.drift_share_threshold}) "
-        f"in the last {summary.rows} answers of {summary.model} "
-        f"({summary.window['first']} .. {summary.window['last']})"
-    )
+    out.print(f"{verdict}: {headline(summary.to_dict())}")
     if summary.drifted_columns:
         out.print("  drifted: " + ", ".join(summary.drifted_columns))
     for task, p in summary.prediction_drift.items():
-        mix = ", ".join(f"{k} {v:.0%}" for k, v in p["current"].items())
-        out.print(f"  {task} answers: {mix}" + ("  (drifted)" if p["drifted"] else ""))
+        drifted = "  (drifted)" if p["drifted"] else ""
+        out.print(f"  {task} answers: {label_mix(p['current'])}{drifted}")
     if summary.embedding_drift:
         e = summary.embedding_drift
         out.print(f"  speaker embedding: score {e['score']:.3f}, drifted: {e['drifted']}")

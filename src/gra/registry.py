@@ -11,6 +11,7 @@ pointer back. No model is ever deleted by GRA.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import shutil
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gra.artifacts import candidate_dir
+from gra.artifacts import candidate_dir, train_summary
 from gra.config import AudioSettings, FeaturizeSettings, Settings
 from gra.errors import UserError
 from gra.features.extract import features_from_speech
@@ -54,7 +55,7 @@ class Champion:
         audio["vad"] = {"method": "energy", **audio.get("vad", {})}
         return AudioSettings.model_validate(audio)
 
-    @property
+    @functools.cached_property
     def feature_settings(self) -> FeaturizeSettings:
         return FeaturizeSettings.model_validate(self.info["featurize"])
 
@@ -107,8 +108,7 @@ def build_bundle(
 
 def _trained(settings: Settings, family: str, task: str) -> dict:
     """What `gra train` recorded for this family and task (train.json)."""
-    path = candidate_dir(settings, family) / "train.json"
-    return json.loads(path.read_text())["tasks"][task] if path.exists() else {}
+    return ((train_summary(settings, family) or {}).get("tasks") or {}).get(task, {})
 
 
 def trained_on(settings: Settings) -> dict:

@@ -63,6 +63,23 @@ class DriftSummary:
         return asdict(self)
 
 
+def headline(summary: dict) -> str:
+    """The verdict in one sentence (without the DRIFT / no drift word), for the CLI and the
+    monitor flow's artifact."""
+    return (
+        f"{len(summary['drifted_columns'])} of {summary['columns_tested']} feature columns "
+        f"drifted (share {summary['drift_share']:.2f}, threshold "
+        f"{summary['drift_share_threshold']}) in the last {summary['rows']} answers of "
+        f"{summary['model']} ({summary['window']['first']} .. {summary['window']['last']}), "
+        f"against {summary['reference_rows']} of its training rows"
+    )
+
+
+def label_mix(shares: dict) -> str:
+    """{"male": 0.62, ...} -> "male 62%, ..."."""
+    return ", ".join(f"{label} {share:.0%}" for label, share in shares.items())
+
+
 def current_window(settings: Settings) -> pd.DataFrame:
     """The logged answers with speech that drift is measured on (see the module docstring)."""
     m = settings.monitoring

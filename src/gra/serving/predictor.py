@@ -87,6 +87,16 @@ class Predictor:
         # In a server, concurrent requests share model calls (see batching.py).
         self.batcher = MicroBatcher(self._classify, serve.max_batch_clips) if batching else None
         self.log = log
+        # Read once, not per answer: the champion's "uncertain" rule per task (threshold, and
+        # how many groups off still counts as right) and what it was trained on.
+        self.uncertain_below: dict[str, float] = {}
+        self._within: dict[str, int] = {}
+        for task, info in champion.info["tasks"].items():
+            chosen = info.get("uncertain") or {}  # champions from before: serve.uncertain_below
+            self.uncertain_below[task] = chosen.get("below", serve.uncertain_below.get(task, 0.0))
+            self._within[task] = chosen.get("within_groups", 0)
+        known = champion.info.get("trained_on") or {}  # before it was recorded: null (unknown)
+        self.trained_on = {k: known.get(k) for k in ("synthetic", "clips", "speakers")}
 
     @classmethod
     def from_settings(cls, settings: Settings, log: bool = True) -> Predictor:
@@ -102,25 +112,6 @@ class Predictor:
     @property
     def model_tag(self) -> str:
         return self.champion.tag
-
-    @property
-    def uncertain_below(self) -> dict[str, float]:
-        """Per task, the threshold chosen for this champion on its out-of-fold predictions;
-        serve.uncertain_below for champions trained before that was recorded."""
-        out = {}
-        for task, info in self.champion.info["tasks"].items():
-            chosen = info.get("uncertain") or {}
-            out[task] = chosen.get("below", self.serve.uncertain_below.get(task, 0.0))
-        return out
-
-    @property
-    def trained_on(self) -> dict:
-        """{"synthetic", "clips", "speakers"}: a demo model must say it is one. Bundles from
-        before this was recorded say "synthetic": null (unknown)."""
-        known = self.champion.info.get("trained_on")
-        if known is None:
-            return {"synthetic": None, "clips": None, "speakers": None}
-        return {k: known[k] for k in ("synthetic", "clips", "speakers")}
 
     def describe(self) -> dict:
         """What the page and clients need to know about the model behind the answers."""
@@ -194,8 +185,11 @@ class Predictor:
         """What the inference log keeps of one answer: never the audio."""
         row = {"ts": time.time(), "origin": origin, "model": self.model_tag, "latency_ms": ms}
         if isinstance(result, InputRejected):
-            refusal = {"status": result.status, "error_code": result.code}
-            return row | refusal | {"request_id": uuid.uuid4().hex}
+            return row | {
+                "request_id": uuid.uuid4().hex,
+                "status": result.status,
+                "error_code": result.code,
+            }
         assert isinstance(clip, _Clip)
         row |= {
             "request_id": result["request_id"],
@@ -229,8 +223,11 @@ class Predictor:
                 422,
                 "too_short",
             )
-        facts = {"sample_rate": speech.input_rate, "channels": speech.channels}
-        facts["codec"] = speech.codec
+        facts = {
+            "sample_rate": speech.input_rate,
+            "channels": speech.channels,
+            "codec": speech.codec,
+        }
         warnings = input_warnings(speech)
         if not speech.has_speech:
             return _Clip(speech.duration_seconds, 0.0, None, None, facts, warnings)
@@ -271,8 +268,7 @@ class Predictor:
                     c: round(float(p), 4) for c, p in zip(classes, mean, strict=True)
                 },
                 "uncertain": bool(
-                    answer_confidence(mean, within=1 if task == "age" else 0)[0]
-                    < self.uncertain_below[task]
+                    answer_confidence(mean, self._within[task])[0] < self.uncertain_below[task]
                 ),
             }
             if task == "age":  # ordered groups: the estimate with the smallest error in groups
@@ -284,8 +280,9 @@ class Predictor:
                 task: float(np.mean(proba[task].argmax(axis=1) == int(np.argmax(avg))))
                 for task, avg in averaged.items()
             }
-            out["windows"] = {"count": len(clip.weights)} | {
-                "agreement": {t: round(a, 3) for t, a in agreement.items()}
+            out["windows"] = {
+                "count": len(clip.weights),
+                "agreement": {t: round(a, 3) for t, a in agreement.items()},
             }
             disagree = windows_warning(agreement, len(clip.weights))
             if disagree:

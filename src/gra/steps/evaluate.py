@@ -8,9 +8,9 @@ import pandas as pd
 from gra.artifacts import (
     candidate_dir,
     read_features,
-    read_json,
     read_table,
     task_data,
+    train_summary,
     write_json,
 )
 from gra.config import Settings
@@ -55,7 +55,7 @@ def run(settings: Settings) -> dict:
         loaded = {}
         for family in settings.train.candidates:
             directory = candidate_dir(settings, family)
-            trained = _trained(directory, family, task)
+            trained = _trained(settings, family, task)
             loaded[family] = load(directory / task)
             proba = loaded[family].predict_proba(test_X)
             test_proba[family] = proba
@@ -87,11 +87,12 @@ def run(settings: Settings) -> dict:
     return result
 
 
-def _trained(directory, family: str, task: str) -> dict:
-    summary_file = directory / "train.json"
-    if not summary_file.exists():
-        raise UserError(f"{summary_file} is missing: run `gra train {family}` first.")
-    tasks = read_json(summary_file)["tasks"]
+def _trained(settings: Settings, family: str, task: str) -> dict:
+    summary = train_summary(settings, family)
+    if summary is None:
+        where = candidate_dir(settings, family) / "train.json"
+        raise UserError(f"{where} is missing: run `gra train {family}` first.")
+    tasks = summary["tasks"]
     if task not in tasks or "cv" not in tasks[task]:
         raise UserError(
             f"the {family} candidate has no cross-validated {task} model "
