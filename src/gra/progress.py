@@ -3,6 +3,7 @@ piped, Prefect) a plain line every few seconds, so no stretch of work goes silen
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,8 +65,11 @@ PLAIN_EVERY_SECONDS = 5.0
 
 @contextmanager
 def _plain_lines(description: str, total: int, console: Console) -> Iterator[Callable[[int], None]]:
-    """`description: done/total (rate)` at most every PLAIN_EVERY_SECONDS, and when done."""
+    """`description: done/total (rate)` every PLAIN_EVERY_SECONDS, and when done. A watcher
+    thread says it even while no item finishes (workers starting, one slow chunk)."""
     state = {"done": 0, "total": total, "started": time.monotonic(), "said": time.monotonic()}
+    lock = threading.Lock()
+    finished = threading.Event()
 
     def line() -> str:
         elapsed = time.monotonic() - state["started"]
@@ -73,13 +77,28 @@ def _plain_lines(description: str, total: int, console: Console) -> Iterator[Cal
         pace = f"{rate:,.1f}/s" if rate >= 1 else (f"{1 / rate:.1f} s each" if rate else "")
         return f"{description}: {state['done']}/{state['total']} {pace} {elapsed:.0f} s"
 
-    def advance(n: int, total: int | None = None) -> None:
-        if total is not None:
-            state["total"] = total
-        state["done"] += n
-        if time.monotonic() - state["said"] >= PLAIN_EVERY_SECONDS:
-            state["said"] = time.monotonic()
-            console.print(line(), highlight=False)
+    def say_if_due() -> None:
+        with lock:
+            if time.monotonic() - state["said"] >= PLAIN_EVERY_SECONDS:
+                state["said"] = time.monotonic()
+                console.print(line(), highlight=False)
 
-    yield advance
+    def watch() -> None:
+        while not finished.wait(min(1.0, PLAIN_EVERY_SECONDS / 2)):
+            say_if_due()
+
+    def advance(n: int, total: int | None = None) -> None:
+        with lock:
+            if total is not None:
+                state["total"] = total
+            state["done"] += n
+        say_if_due()
+
+    watcher = threading.Thread(target=watch, name="gra-progress", daemon=True)
+    watcher.start()
+    try:
+        yield advance
+    finally:
+        finished.set()
+        watcher.join()
     console.print(line(), highlight=False)

@@ -29,3 +29,15 @@ def test_off_a_terminal_a_line_comes_every_few_seconds(capsys, monkeypatch):
             advance(1)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("clips:")]
     assert len(lines) >= 4 and lines[-1].startswith("clips: 4/4")
+
+
+def test_off_a_terminal_a_line_comes_even_when_nothing_finishes(capsys, monkeypatch):
+    import gra.progress as progress
+
+    monkeypatch.setattr(progress, "PLAIN_EVERY_SECONDS", 0.05)
+    with bar("chunks", 2) as advance:
+        time.sleep(0.3)  # workers starting: no item done yet
+        advance(2)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("chunks:")]
+    assert sum(line.startswith("chunks: 0/2") for line in lines) >= 2
+    assert lines[-1].startswith("chunks: 2/2")
