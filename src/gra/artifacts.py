@@ -12,7 +12,7 @@ import pandas as pd
 from gra.config import Settings
 from gra.errors import UserError
 from gra.features.pipeline import META_COLUMNS, FeatureTable
-from gra.models.base import FeatureMatrix
+from gra.models.inputs import FeatureMatrix
 
 VECTORS = "vectors.parquet"
 PATCHES = "logmel.npy"

@@ -128,6 +128,10 @@ class LogregSettings(_Section):
 class SvmSettings(_Section):
     C: float = 3.0
     gamma: str | float = "scale"
+    # Probabilities from CalibratedClassifierCV(SVC(), ensemble=False): what replaces the
+    # deprecated SVC(probability=True). Each class needs this many clips in training.
+    calibration: Literal["sigmoid", "isotonic", "temperature"] = "sigmoid"
+    calibration_folds: int = Field(3, ge=2)
 
 
 class ForestSettings(_Section):
@@ -137,14 +141,26 @@ class ForestSettings(_Section):
 
 
 class CnnSettings(_Section):
-    epochs: int = 25
-    batch_size: int = 32
-    lr: float = 0.002
-    weight_decay: float = 1e-4
-    channels: list[int] = [16, 32, 64]
-    dropout: float = 0.3
-    crop_frames: int = 200
-    threads: int = 2
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(0.002, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    channels: list[int] = Field([16, 32, 64], min_length=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    crop_frames: int = Field(150, ge=1)
+    threads: int | None = 2
+
+
+class RnnSettings(_Section):
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(32, ge=1)
+    lr: float = Field(0.002, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    hidden: int = Field(64, ge=1)
+    layers: int = Field(1, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    crop_frames: int = Field(150, ge=1)
+    threads: int | None = 2
 
 
 class MlpSettings(_Section):
@@ -157,7 +173,7 @@ class MlpSettings(_Section):
     weight_decay: float = Field(0.01, ge=0)
 
 
-ModelName = Literal["logreg", "svm", "random_forest", "mlp", "cnn"]
+ModelName = Literal["logreg", "svm", "random_forest", "mlp", "cnn", "rnn"]
 TaskName = Literal["gender", "age"]
 
 
@@ -180,8 +196,11 @@ class TrainSettings(_Section):
     logreg: LogregSettings = LogregSettings()
     svm: SvmSettings = SvmSettings()
     random_forest: ForestSettings = ForestSettings()
+    # PyTorch families: "auto" trains on a GPU when torch sees one, else on the CPU.
+    device: str = "auto"
     mlp: MlpSettings = MlpSettings()
     cnn: CnnSettings = CnnSettings()
+    rnn: RnnSettings = RnnSettings()
 
     @model_validator(mode="after")
     def _gender_for_age(self) -> TrainSettings:
@@ -191,10 +210,6 @@ class TrainSettings(_Section):
                 "train.age_given_gender: false"
             )
         return self
-
-    def needs_gender(self, task: str, family: str) -> bool:
-        """Whether this task's model of this family is conditioned on gender."""
-        return self.age_given_gender and task == "age" and family != "cnn"
 
 
 SelectMetric = Literal["balanced_accuracy", "accuracy", "macro_f1"]

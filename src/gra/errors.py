@@ -18,3 +18,7 @@ class DataValidationError(UserError):
 
 class GateFailed(UserError):
     """The candidate did not pass the evaluation gate; nothing was promoted."""
+
+
+class OutdatedModel(UserError):
+    """A saved model in a format this GRA no longer reads; the message says to retrain."""

@@ -13,7 +13,47 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from gra.models.calibration import expected_calibration_error
+SUMMARY_METRICS = ("balanced_accuracy", "accuracy", "macro_f1", "mae_groups", "within_one_group")
+
+
+def fold_summary(folds: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean and spread (standard deviation) of each headline metric over the CV folds."""
+    return {
+        m: {
+            "mean": round(float(np.mean([f[m] for f in folds])), 4),
+            "std": round(float(np.std([f[m] for f in folds])), 4),
+        }
+        for m in SUMMARY_METRICS
+        if m in folds[0]
+    }
+
+
+def reliability(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict]:
+    """Per equal-width bin of top-class confidence: its mean confidence, the accuracy of its
+    answers and how many clips fell in it (the reliability diagram; empty bins left out)."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == np.asarray(y, dtype=int)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    return [
+        {
+            "bin": b,
+            "confidence": float(confidence[which == b].mean()),
+            "accuracy": float(correct[which == b].mean()),
+            "clips": int((which == b).sum()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
+
+
+def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Mean |accuracy - confidence| of the top class over equal-width confidence bins,
+    weighted by the share of clips in each bin (0 = perfectly calibrated)."""
+    if len(y) == 0:
+        return 0.0
+    rows = reliability(proba, y, bins)
+    return float(sum(r["clips"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / len(y))
 
 
 def score(y_true: np.ndarray, proba: np.ndarray, classes: list[str], ordinal: bool = False) -> dict:

@@ -27,7 +27,7 @@ from gra.artifacts import candidate_dir, train_summary
 from gra.config import AudioSettings, FeaturizeSettings, Settings
 from gra.errors import UserError
 from gra.features.extract import features_from_speech
-from gra.models import Classifier, FeatureMatrix, load, predict_tasks
+from gra.models import FeatureMatrix, TaskModel, load, predict_tasks
 from gra.store import store_home
 
 BUNDLE_FILE = "bundle.json"
@@ -39,13 +39,15 @@ class Champion:
 
     directory: Path
     info: dict
-    models: dict[str, Classifier]
+    models: dict[str, TaskModel]
     tag: str = ""
 
     @classmethod
     def from_directory(cls, directory: Path, tag: str = "") -> Champion:
         info = json.loads((directory / BUNDLE_FILE).read_text())
-        models = {task: load(directory / task) for task in info["tasks"]}
+        models = {
+            task: load(directory / task, about["family"]) for task, about in info["tasks"].items()
+        }
         return cls(directory, info, models, tag)
 
     @property

@@ -6,8 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gra.evaluation import breakdown, choose_winner, confusion_rows, score
-from gra.models.calibration import expected_calibration_error
+from gra.evaluation import (
+    breakdown,
+    choose_winner,
+    confusion_rows,
+    expected_calibration_error,
+    score,
+)
 
 AGES = ["teens", "twenties", "thirties", "fourties", "fifties", "sixties"]
 

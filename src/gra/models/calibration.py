@@ -1,4 +1,4 @@
-"""Probabilities that mean what they say: temperature scaling and expected calibration error.
+"""Probabilities that mean what they say: temperature scaling, and the "uncertain" threshold.
 
 Class-weighted training (needed for the rare age groups) inflates the probabilities of rare
 classes; a single temperature fitted on out-of-fold predictions rescales confidence without
@@ -38,34 +38,6 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
         method="bounded",
     )
     return float(np.exp(result.x))
-
-
-def reliability(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict]:
-    """Per equal-width bin of top-class confidence: its mean confidence, the accuracy of its
-    answers and how many clips fell in it (the reliability diagram; empty bins left out)."""
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == np.asarray(y, dtype=int)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    return [
-        {
-            "bin": b,
-            "confidence": float(confidence[which == b].mean()),
-            "accuracy": float(correct[which == b].mean()),
-            "clips": int((which == b).sum()),
-        }
-        for b in range(bins)
-        if (which == b).any()
-    ]
-
-
-def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    """Mean |accuracy - confidence| of the top class over equal-width confidence bins,
-    weighted by the share of clips in each bin (0 = perfectly calibrated)."""
-    if len(y) == 0:
-        return 0.0
-    rows = reliability(proba, y, bins)
-    return float(sum(r["clips"] * abs(r["accuracy"] - r["confidence"]) for r in rows) / len(y))
 
 
 def answer_confidence(proba: np.ndarray, within: int = 0) -> np.ndarray:

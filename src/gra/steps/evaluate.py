@@ -23,10 +23,10 @@ from gra.evaluation import (
     confusion_table,
     markdown_table,
     metrics_rows,
+    reliability,
     score,
 )
 from gra.models import load
-from gra.models.calibration import reliability
 from gra.models.conditioning import with_predicted_gender
 from gra.plots import confusion_svg, reliability_svg
 
@@ -56,7 +56,7 @@ def run(settings: Settings) -> dict:
         for family in settings.train.candidates:
             directory = candidate_dir(settings, family)
             trained = _trained(settings, family, task)
-            loaded[family] = load(directory / task)
+            loaded[family] = load(directory / task, family)
             proba = loaded[family].predict_proba(test_X)
             test_proba[family] = proba
             candidates[family] = {

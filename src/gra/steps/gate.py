@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 from gra.artifacts import read_features, read_json, read_table, task_data, write_json
 from gra.config import Settings
-from gra.errors import GateFailed, UserError
+from gra.errors import GateFailed, OutdatedModel, UserError
 from gra.evaluation import score
 from gra.features.pipeline import featurize
 from gra.monitoring.reference import REFERENCE_FILE, build_reference
-from gra.registry import Champion, build_bundle, current_champion, promote
+from gra.registry import Champion, build_bundle, current_champion, current_tag, promote
 from gra.steps.evaluate import winner_metrics
 
 
@@ -27,10 +27,18 @@ def run(settings: Settings) -> GateResult:
     evaluation = read_json(settings.paths.reports / "evaluation.json")
     splits = read_table(settings.paths.splits, "split")
     features = read_features(settings.paths.features)
-    champion = current_champion(settings.gate.model_name)
-    champion_scores = _rescore(champion, settings, splits) if champion else {}
-
     result = GateResult(passed=True)
+    try:
+        champion = current_champion(settings.gate.model_name)
+    except OutdatedModel:
+        # Saved before GRA's models became scikit-learn estimators: it cannot be re-scored, so
+        # there is nothing to compare with; the floors still apply. It stays in the store.
+        champion = None
+        result.comparison["outdated_champion"] = {
+            "tag": current_tag(settings.gate.model_name),
+            "note": "saved by an earlier GRA: it cannot be re-scored, so it was not compared",
+        }
+    champion_scores = _rescore(champion, settings, splits) if champion else {}
     for task, r in evaluation["tasks"].items():
         metric = r["select_metric"]
         test = r["candidates"][r["winner"]]["test"]

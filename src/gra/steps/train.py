@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 
 from gra.artifacts import (
     TaskData,
@@ -19,13 +22,33 @@ from gra.artifacts import (
 )
 from gra.config import Settings, TrainSettings
 from gra.errors import UserError
-from gra.models import build
+from gra.evaluation import expected_calibration_error, fold_summary, score
+from gra.models import FAMILIES, TaskModel, build, conditioned, design_matrix
 from gra.models.calibration import uncertainty_threshold
 from gra.models.conditioning import gender_from_labels
-from gra.models.crossval import CrossValidation, cross_validate, speaker_weights
+from gra.models.fold_ensemble import SpeakerFoldEnsemble
 from gra.progress import bar
 
 DEVELOPMENT = ("train", "val")
+
+
+@dataclass
+class CrossValidation:
+    model: TaskModel  # the fold ensemble, calibrated on its out-of-fold probabilities
+    oof_proba: np.ndarray  # raw (uncalibrated) out-of-fold probabilities, rows as the input
+    folds: list[dict]  # each fold's scores on its held-out speakers
+    summary: dict[str, dict[str, float]]  # metric -> {mean, std} over the folds
+    calibration: dict[str, float]  # temperature, ECE before and after
+
+
+def speaker_weights(groups: np.ndarray, cap: int) -> np.ndarray:
+    """1 per clip, except a speaker with more than `cap` clips shares `cap` between them.
+
+    Common Voice has speakers with hundreds of clips; unweighted, a model learns those few
+    voices instead of age and gender in general.
+    """
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return np.minimum(1.0, cap / counts[inverse]).astype(np.float64)
 
 
 def cross_validate_family(
@@ -34,26 +57,49 @@ def cross_validate_family(
     task: str,
     dev: TaskData,
     classes: list[str],
-    on_fold: Callable | None = None,
-    fold_done: Callable[[], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_fold: Callable[[], None] | None = None,
 ) -> CrossValidation:
     """One family, one task: speaker-weighted, gender-conditioned where configured,
     k-fold cross-validated by speaker. `gra train` and bench/real_accuracy.py both use it."""
     groups = dev.rows["client_id"].to_numpy()
-    conditioned = t.needs_gender(task, family)
-    X = dev.X.with_gender(gender_from_labels(dev.rows["gender"])) if conditioned else dev.X
-    return cross_validate(
-        lambda: build(family, classes, t, conditioned),
-        X,
+    n_speakers = len(np.unique(groups))
+    if n_speakers < t.cv_folds:
+        raise UserError(
+            f"cross-validation needs at least train.cv_folds={t.cv_folds} speakers; the "
+            f"development data has {n_speakers}. Add data or lower train.cv_folds in params.yaml."
+        )
+    with_gender = conditioned(t, task, family)
+    X = dev.X.with_gender(gender_from_labels(dev.rows["gender"])) if with_gender else dev.X
+    ensemble = SpeakerFoldEnsemble(
+        build(family, t, with_gender, on_epoch), t.cv_folds, random_state=t.seed, on_fold=on_fold
+    )
+    ensemble.fit(
+        design_matrix(X, FAMILIES[family].reads, with_gender),
         dev.y,
-        groups,
-        speaker_weights(groups, t.speaker_clip_cap),
-        classes,
-        k=t.cv_folds,
-        seed=t.seed,
-        ordinal=task == "age",
-        on_fold=on_fold,
-        fold_done=fold_done,
+        groups=groups,
+        sample_weight=speaker_weights(groups, t.speaker_clip_cap),
+    )
+    ordinal = task == "age"
+    folds = [
+        {
+            k: v
+            for k, v in score(dev.y[rows], ensemble.oof_proba_[rows], classes, ordinal).items()
+            if k != "per_class"
+        }
+        for rows in ensemble.fold_test_indices_
+    ]
+    calibrated = ensemble.calibrate(ensemble.oof_proba_)
+    return CrossValidation(
+        TaskModel(family, classes, with_gender, ensemble),
+        ensemble.oof_proba_,
+        folds,
+        fold_summary(folds),
+        {
+            "temperature": round(ensemble.temperature_, 4),
+            "ece_before": round(expected_calibration_error(ensemble.oof_proba_, dev.y), 4),
+            "ece_after": round(expected_calibration_error(calibrated, dev.y), 4),
+        },
     )
 
 
@@ -68,9 +114,8 @@ def run(settings: Settings, family: str) -> dict:
     t = settings.train
     summary: dict = {"family": family, "cv_folds": t.cv_folds, "tasks": {}}
     # Progress: folds, or epochs of every fold for families that train in epochs.
-    epochs = {"cnn": t.cnn.epochs, "mlp": t.mlp.epochs}.get(family)
-    by_epoch = epochs is not None
-    steps = t.cv_folds * (epochs or 1)
+    epochs = FAMILIES[family].epochs
+    steps = t.cv_folds * (epochs(t) if epochs else 1)
     for task in t.tasks:
         classes = settings.labels.classes(task)
         dev = task_data(splits, features, task, DEVELOPMENT, classes)
@@ -82,23 +127,18 @@ def run(settings: Settings, family: str) -> dict:
             )
         started = time.perf_counter()
         with bar(f"{family}/{task}", steps) as advance:
-
-            def watch(model) -> None:
-                if by_epoch:
-                    model.on_epoch = lambda _record: advance(1)
-
             cv = cross_validate_family(
                 t,
                 family,
                 task,
                 dev,
                 classes,
-                on_fold=watch,
-                fold_done=None if by_epoch else lambda: advance(1),
+                on_epoch=(lambda _record: advance(1)) if epochs else None,
+                on_fold=None if epochs else lambda: advance(1),
             )
         cv.model.save(out / task)
         uncertain = uncertainty_threshold(
-            cv.model.predict_proba_from(cv.oof_proba),
+            cv.model.estimator.calibrate(cv.oof_proba),
             dev.y,
             t.uncertain_target[task],
             t.uncertain_min_coverage,

@@ -1,10 +1,10 @@
-"""The one small interface every model family implements (sklearn pipelines, torch nets)."""
+"""What a model reads: the features of n clips (FeatureMatrix), and the plain array a family's
+scikit-learn estimator is fitted on (design_matrix)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
+from typing import Literal
 
 import numpy as np
 
@@ -47,27 +47,26 @@ class FeatureMatrix:
         return FeatureMatrix(self.vectors, self.columns, self.logmel, gender)
 
 
-class Classifier(Protocol):
-    """A trained or trainable classifier over a fixed, ordered list of class labels."""
+Reads = Literal["vectors", "logmel"]
 
-    family: str
-    classes: list[str]
 
-    def fit(
-        self,
-        X: FeatureMatrix,
-        y: np.ndarray,
-        X_val: FeatureMatrix | None = None,
-        y_val: np.ndarray | None = None,
-        weights: np.ndarray | None = None,
-    ) -> Classifier:
-        """y holds class indices into `classes`; weights (per clip) balance speakers.
-        Families with `uses_validation = True` use the validation data to keep their best
-        epoch; the others ignore it."""
-        ...
-
-    def predict_proba(self, X: FeatureMatrix) -> np.ndarray:
-        """(n, len(classes)) probabilities, rows summing to 1."""
-        ...
-
-    def save(self, directory: Path) -> None: ...
+def design_matrix(X: FeatureMatrix, reads: Reads, conditioned: bool = False) -> np.ndarray:
+    """The array an estimator takes: the summary vectors (n, d), with the gender value as one
+    more last column when the model is conditioned on gender (see gra.models.conditioning);
+    or the log-mel patches (n, n_mels, frames) for the families that read frames."""
+    if reads == "logmel":
+        if X.logmel is None:
+            raise ValueError(
+                "this model reads log-mel patches: add logmel to featurize.sets in params.yaml"
+            )
+        if X.logmel.ndim != 3:
+            raise ValueError(f"logmel must be (n, n_mels, frames), got shape {X.logmel.shape}")
+        return X.logmel
+    if not conditioned:
+        return X.vectors
+    if X.gender is None:
+        raise ValueError(
+            "this model is conditioned on gender: predict gender first "
+            "(gra.models.predict_tasks) or pass FeatureMatrix.with_gender"
+        )
+    return np.hstack([X.vectors, X.gender[:, None].astype(X.vectors.dtype)])

@@ -1,0 +1,142 @@
+"""Every model family, registered here and nowhere else: its name, what it reads and how its
+scikit-learn estimator is built from params.yaml.
+
+A family's estimator is a plain scikit-learn Pipeline: [GenderInteraction] (age given gender),
+StandardScaler (vector families; the frame families standardise inside), the classifier.
+Metadata routing says who takes what: the classifier takes `sample_weight` (speaker
+balancing), the PyTorch families also `groups` (speakers held back to pick the best epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sklearn import config_context
+from sklearn.base import BaseEstimator
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from gra.config import TrainSettings
+from gra.models.conditioning import GenderInteraction
+from gra.models.inputs import Reads
+
+EpochCallback = Callable[[dict], None] | None
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    reads: Reads  # summary "vectors" or log-mel frames
+    classifier: Callable[[TrainSettings, EpochCallback], BaseEstimator]
+    epochs: Callable[[TrainSettings], int] | None = None  # PyTorch: epochs per fit (progress)
+    scaled: bool = True  # a StandardScaler before it (vector families; trees need none)
+
+
+def _logreg(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
+    from sklearn.linear_model import LogisticRegression
+
+    # Strong L2 (small C): 500 correlated features from a few thousand speakers.
+    return LogisticRegression(
+        C=t.logreg.C, class_weight="balanced", max_iter=t.logreg.max_iter, random_state=t.seed
+    ).set_fit_request(sample_weight=True)
+
+
+def _svm(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.svm import SVC
+
+    # Balanced class weights: Common Voice is ~3:1 male and has few teens and 60+ speakers.
+    svc = SVC(C=t.svm.C, gamma=t.svm.gamma, class_weight="balanced", random_state=t.seed)
+    # Probabilities: what replaces SVC(probability=True) (deprecated in scikit-learn 1.9).
+    return CalibratedClassifierCV(
+        svc.set_fit_request(sample_weight=True),
+        method=t.svm.calibration,
+        cv=t.svm.calibration_folds,
+        ensemble=False,
+    ).set_fit_request(sample_weight=True)
+
+
+def _random_forest(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(
+        n_estimators=t.random_forest.n_estimators,
+        min_samples_leaf=t.random_forest.min_samples_leaf,
+        max_features=t.random_forest.max_features,
+        class_weight="balanced_subsample",
+        n_jobs=-1,
+        random_state=t.seed,
+    ).set_fit_request(sample_weight=True)
+
+
+def _torch_options(t: TrainSettings, on_epoch: EpochCallback) -> dict:
+    return {"device": t.device, "random_state": t.seed, "on_epoch": on_epoch}
+
+
+def _mlp(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
+    from gra.models.mlp import MlpClassifier
+
+    settings = t.mlp.model_dump()
+    settings["hidden"] = tuple(settings["hidden"])
+    return MlpClassifier(**settings, **_torch_options(t, on_epoch)).set_fit_request(
+        sample_weight=True, groups=True
+    )
+
+
+def _cnn(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
+    from gra.models.cnn import CnnClassifier
+
+    settings = t.cnn.model_dump()
+    settings["channels"] = tuple(settings["channels"])
+    return CnnClassifier(**settings, **_torch_options(t, on_epoch)).set_fit_request(
+        sample_weight=True, groups=True
+    )
+
+
+def _rnn(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
+    from gra.models.rnn import RnnClassifier
+
+    return RnnClassifier(**t.rnn.model_dump(), **_torch_options(t, on_epoch)).set_fit_request(
+        sample_weight=True, groups=True
+    )
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("logreg", "vectors", _logreg),
+        Family("svm", "vectors", _svm),
+        Family("random_forest", "vectors", _random_forest, scaled=False),
+        Family("mlp", "vectors", _mlp, lambda t: t.mlp.epochs),
+        Family("cnn", "logmel", _cnn, lambda t: t.cnn.epochs),
+        Family("rnn", "logmel", _rnn, lambda t: t.rnn.epochs),
+    )
+}
+
+
+def family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model family {name!r}: use one of {', '.join(FAMILIES)}")
+    return FAMILIES[name]
+
+
+def conditioned(t: TrainSettings, task: str, name: str) -> bool:
+    """Whether this task's model of this family is conditioned on gender (age, on vectors)."""
+    return t.age_given_gender and task == "age" and family(name).reads == "vectors"
+
+
+def build(
+    name: str, t: TrainSettings, conditioned: bool = False, on_epoch: EpochCallback = None
+) -> Pipeline:
+    """A fresh, unfitted pipeline of this family; on_epoch (PyTorch families) sees each
+    epoch's record, for progress."""
+    f = family(name)
+    if conditioned and f.reads != "vectors":
+        raise ValueError(f"the {name} family reads frames and cannot be conditioned on gender")
+    with config_context(enable_metadata_routing=True):  # set_fit_request needs it on
+        steps: list[BaseEstimator] = [GenderInteraction()] if conditioned else []
+        if f.reads == "vectors" and f.scaled:
+            steps.append(StandardScaler().set_fit_request(sample_weight=False))
+        steps.append(f.classifier(t, on_epoch))
+        return make_pipeline(*steps)

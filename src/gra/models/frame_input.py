@@ -1,0 +1,49 @@
+"""What the frame families (CNN, RNN) share: their input is log-mel patches (n, n_mels,
+frames) in dB with the per-clip mean removed (a 2-D X is read as one band), standardised by
+one mean and spread learnt in training, augmented and cropped while training (augment.py)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from gra.models.augment import augment
+from gra.models.torch_estimator import TorchClassifier
+
+
+def as_patches(X: np.ndarray) -> np.ndarray:
+    return X[:, None, :] if X.ndim == 2 else X
+
+
+class FrameClassifier(TorchClassifier):
+    select_on: ClassVar[str] = "balanced_accuracy"
+    one_cycle: ClassVar[bool] = True  # short warm-up then cosine annealing: robust for few epochs
+    predict_batch: ClassVar[int] = 32  # small batches are faster on CPU (cache-resident)
+
+    crop_frames: int
+
+    def _fit_inputs(self, X: np.ndarray) -> None:
+        # One scalar mean and spread (not per band): augmentation works in dB before scaling.
+        patches = as_patches(X)
+        self.n_bands_ = patches.shape[1]
+        total = total_sq = 0.0
+        for start in range(0, len(patches), 256):  # float64 sums without a float64 copy
+            chunk = patches[start : start + 256].astype(np.float64)
+            total += float(chunk.sum())
+            total_sq += float(np.square(chunk).sum())
+        count = max(patches.size, 1)
+        mean = total / count
+        var = total_sq / count - mean**2
+        self.mean_ = float(mean)
+        self.std_ = float(np.sqrt(var)) if var > 1e-12 else 1.0
+
+    def _n_inputs(self) -> int:
+        return self.n_bands_
+
+    def _batch(self, X: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        patches = as_patches(X)
+        if rng is not None:
+            return augment(patches, rng, self.crop_frames, self.mean_, self.std_)
+        # Predicting: the whole patch (pooling over time is global, so any length works).
+        return ((patches.astype(np.float32) - self.mean_) / self.std_).astype(np.float32)
