@@ -189,7 +189,7 @@ class TrainSettings(_Section):
     # Age models see the features twice, as is and times the gender (gra.models.conditioning).
     age_given_gender: bool = True
     # "uncertain" answers: per task, the threshold is chosen on the calibrated out-of-fold
-    # predictions so that the answers not flagged reach this accuracy (models.calibration);
+    # predictions so that the answers not flagged reach this accuracy (gra.uncertainty);
     # for age, accuracy within one group.
     uncertain_target: dict[TaskName, float] = {"gender": 0.99, "age": 0.9}
     uncertain_min_coverage: float = Field(0.1, gt=0, le=1)  # unflagged at least, if unreachable

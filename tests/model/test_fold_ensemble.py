@@ -186,7 +186,7 @@ def test_age_conditioned_on_gender_gets_the_gender_models_output(tmp_path):
 
 
 def test_uncertain_threshold_leaves_the_target_accuracy_unflagged():
-    from gra.models.calibration import uncertainty_threshold
+    from gra.uncertainty import uncertainty_threshold
 
     rng = np.random.default_rng(0)
     n = 2000

@@ -128,3 +128,31 @@ def test_promotion_history_rollback_and_separate_projects(two_projects, clips):
     unknown = gra(one, "rollback", "--to", "nosuchversion")
     assert unknown.returncode == 1 and "not in the BentoML store" in unknown.stderr
     assert champion_tag(two) == first
+
+
+def test_a_champion_saved_by_an_earlier_gra_says_retrain_and_is_replaced(
+    champion_project, tmp_path_factory, clips
+):
+    """Task models saved before the scikit-learn contract (a family.txt folder) cannot be
+    loaded: predicting says to retrain, and the gate promotes the new model without comparing
+    (the floors still apply) and records why."""
+    project = project_copy(champion_project, tmp_path_factory.mktemp("old"))
+    old = champion_tag(project)
+    name, version = old.split(":")
+    for task in (project / ".gra" / "bentoml" / "models" / name / version).iterdir():
+        if (task / "model.json").exists():  # back to the earlier GRA's layout
+            (task / "model.json").unlink()
+            (task / "model.joblib").unlink()
+            (task / "family.txt").write_text("svm\n")
+
+    proc = gra(project, "predict", str(clips["wav"]))
+    assert proc.returncode != 0
+    assert "earlier GRA" in proc.stderr and "dvc repro" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    proc = gra(project, "gate")
+    assert proc.returncode == 0, proc.stderr
+    gate = json.loads((project / "reports" / "gate.json").read_text())
+    assert gate["comparison"]["outdated_champion"]["tag"] == old
+    assert champion_tag(project) == gate["promoted"] != old
+    assert gra(project, "predict", str(clips["wav"])).returncode == 0

@@ -37,13 +37,6 @@ class GenderInteraction(TransformerMixin, BaseEstimator):
         features, gender = X[:, :-1], X[:, -1:]
         return np.hstack([features, features * gender])
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        check_is_fitted(self, "n_features_in_")
-        names = [f"x{i}" for i in range(self.n_features_in_ - 1)]
-        if input_features is not None:
-            names = [str(name) for name in input_features[:-1]]
-        return np.asarray(names + [f"{name}*gender" for name in names], dtype=object)
-
 
 def gender_from_labels(gender: pd.Series) -> np.ndarray:
     """+1 for male, -1 for female, 0 for anything else (other, missing)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 
 from sklearn import config_context
 from sklearn.base import BaseEstimator
@@ -70,36 +71,20 @@ def _random_forest(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
     ).set_fit_request(sample_weight=True)
 
 
-def _torch_options(t: TrainSettings, on_epoch: EpochCallback) -> dict:
-    return {"device": t.device, "random_state": t.seed, "on_epoch": on_epoch}
+def _torch(name: str, cls: str) -> Callable[[TrainSettings, EpochCallback], BaseEstimator]:
+    """A PyTorch family: class `cls` of gra.models.<name>, settings in train.<name>."""
 
+    def make(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
+        estimator = getattr(import_module(f"gra.models.{name}"), cls)
+        settings = {
+            key: tuple(value) if isinstance(value, list) else value  # (hashable params)
+            for key, value in getattr(t, name).model_dump().items()
+        }
+        return estimator(
+            **settings, device=t.device, random_state=t.seed, on_epoch=on_epoch
+        ).set_fit_request(sample_weight=True, groups=True)
 
-def _mlp(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
-    from gra.models.mlp import MlpClassifier
-
-    settings = t.mlp.model_dump()
-    settings["hidden"] = tuple(settings["hidden"])
-    return MlpClassifier(**settings, **_torch_options(t, on_epoch)).set_fit_request(
-        sample_weight=True, groups=True
-    )
-
-
-def _cnn(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
-    from gra.models.cnn import CnnClassifier
-
-    settings = t.cnn.model_dump()
-    settings["channels"] = tuple(settings["channels"])
-    return CnnClassifier(**settings, **_torch_options(t, on_epoch)).set_fit_request(
-        sample_weight=True, groups=True
-    )
-
-
-def _rnn(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
-    from gra.models.rnn import RnnClassifier
-
-    return RnnClassifier(**t.rnn.model_dump(), **_torch_options(t, on_epoch)).set_fit_request(
-        sample_weight=True, groups=True
-    )
+    return make
 
 
 FAMILIES: dict[str, Family] = {
@@ -108,9 +93,9 @@ FAMILIES: dict[str, Family] = {
         Family("logreg", "vectors", _logreg),
         Family("svm", "vectors", _svm),
         Family("random_forest", "vectors", _random_forest, scaled=False),
-        Family("mlp", "vectors", _mlp, lambda t: t.mlp.epochs),
-        Family("cnn", "logmel", _cnn, lambda t: t.cnn.epochs),
-        Family("rnn", "logmel", _rnn, lambda t: t.rnn.epochs),
+        Family("mlp", "vectors", _torch("mlp", "MlpClassifier"), lambda t: t.mlp.epochs),
+        Family("cnn", "logmel", _torch("cnn", "CnnClassifier"), lambda t: t.cnn.epochs),
+        Family("rnn", "logmel", _torch("rnn", "RnnClassifier"), lambda t: t.rnn.epochs),
     )
 }
 

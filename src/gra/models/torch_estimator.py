@@ -10,7 +10,6 @@ epoch callback for progress, and pickling through the state dict (so joblib save
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -52,16 +51,6 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     select_on: ClassVar[str] = "loss"  # best epoch: lowest held-out loss, or "balanced_accuracy"
     one_cycle: ClassVar[bool] = False  # one-cycle learning-rate schedule per step
     predict_batch: ClassVar[int] = 4096  # rows per forward pass when predicting
-
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    validation_fraction: float
-    device: str
-    threads: int | None
-    random_state: int
-    on_epoch: Callable[[dict], None] | None
 
     # ------------------------------------------------------------ per family
 

@@ -25,11 +25,11 @@ from gra.errors import UserError, error_body
 from gra.evaluation import median_group
 from gra.features.embedding import EMBEDDING_PREFIX
 from gra.models import FeatureMatrix
-from gra.models.calibration import answer_confidence
 from gra.monitoring.log import InferenceLog
 from gra.registry import Champion, current_champion
 from gra.serving.batching import MicroBatcher
 from gra.serving.input_checks import input_warnings, windows_warning
+from gra.uncertainty import answer_confidence
 
 Source = str | Path | bytes
 

@@ -24,10 +24,10 @@ from gra.config import Settings, TrainSettings
 from gra.errors import UserError
 from gra.evaluation import expected_calibration_error, fold_summary, score
 from gra.models import FAMILIES, TaskModel, build, conditioned, design_matrix
-from gra.models.calibration import uncertainty_threshold
 from gra.models.conditioning import gender_from_labels
 from gra.models.fold_ensemble import SpeakerFoldEnsemble
 from gra.progress import bar
+from gra.uncertainty import uncertainty_threshold
 
 DEVELOPMENT = ("train", "val")
 
