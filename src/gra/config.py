@@ -130,7 +130,7 @@ class SvmSettings(_Section):
     gamma: str | float = "scale"
     # Probabilities from CalibratedClassifierCV(SVC(), ensemble=False): what replaces the
     # deprecated SVC(probability=True). Each class needs this many clips in training.
-    calibration: Literal["sigmoid", "isotonic", "temperature"] = "sigmoid"
+    calibration: Literal["sigmoid", "isotonic", "temperature"] = "temperature"
     calibration_folds: int = Field(3, ge=2)
 
 

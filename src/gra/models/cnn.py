@@ -6,7 +6,7 @@ over frequency and time, so it accepts any patch length (training crops, full pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -38,34 +38,9 @@ class _Net(nn.Module):
         return self.head(self.dropout(pooled))
 
 
+@dataclass(eq=False, repr=False)
 class CnnClassifier(FrameClassifier):
-    def __init__(
-        self,
-        channels: tuple[int, ...] = (16, 32, 64),
-        dropout: float = 0.3,
-        crop_frames: int = 150,
-        epochs: int = 12,
-        batch_size: int = 32,
-        lr: float = 0.002,
-        weight_decay: float = 1e-4,
-        validation_fraction: float = 0.15,
-        device: str = "cpu",
-        threads: int | None = None,
-        random_state: int = 0,
-        on_epoch: Callable[[dict], None] | None = None,
-    ) -> None:
-        self.channels = channels
-        self.dropout = dropout
-        self.crop_frames = crop_frames
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.threads = threads
-        self.random_state = random_state
-        self.on_epoch = on_epoch
+    channels: tuple[int, ...] = (16, 32, 64)
 
     def _module(self, n_features: int, n_classes: int) -> nn.Module:
         if not self.channels:

@@ -4,6 +4,7 @@ one mean and spread learnt in training, augmented and cropped while training (au
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -16,12 +17,14 @@ def as_patches(X: np.ndarray) -> np.ndarray:
     return X[:, None, :] if X.ndim == 2 else X
 
 
+@dataclass(eq=False, repr=False)
 class FrameClassifier(TorchClassifier):
     select_on: ClassVar[str] = "balanced_accuracy"
     one_cycle: ClassVar[bool] = True  # short warm-up then cosine annealing: robust for few epochs
     predict_batch: ClassVar[int] = 32  # small batches are faster on CPU (cache-resident)
 
-    crop_frames: int
+    dropout: float = 0.3
+    crop_frames: int = 150  # random crops of the patch while training (augmentation)
 
     def _fit_inputs(self, X: np.ndarray) -> None:
         # One scalar mean and spread (not per band): augmentation works in dB before scaling.

@@ -10,6 +10,9 @@ epoch callback for progress, and pickling through the state dict (so joblib save
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -45,12 +48,24 @@ def class_weights(y: np.ndarray, sample_weight: np.ndarray, n_classes: int) -> n
     return weights * len(y) / float((weights * totals).sum())
 
 
+@dataclass(eq=False, repr=False)  # scikit-learn's repr; estimators compare by identity
 class TorchClassifier(ClassifierMixin, BaseEstimator):
-    """Base class; subclasses list their parameters in __init__ (scikit-learn's contract)."""
+    """Base class. Parameters are dataclass fields, so each family's __init__ lists them all
+    (scikit-learn reads get_params from the __init__ signature) without writing them twice."""
 
     select_on: ClassVar[str] = "loss"  # best epoch: lowest held-out loss, or "balanced_accuracy"
     one_cycle: ClassVar[bool] = False  # one-cycle learning-rate schedule per step
     predict_batch: ClassVar[int] = 4096  # rows per forward pass when predicting
+
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 0.002
+    weight_decay: float = 1e-4
+    validation_fraction: float = 0.15  # speakers held back to keep the best epoch
+    device: str = "cpu"  # or "auto", "cuda", ...
+    threads: int | None = None  # torch intra-op threads while training (None: torch's)
+    random_state: int = 0
+    on_epoch: Callable[[dict], None] | None = None  # sees each epoch's record (not saved)
 
     # ------------------------------------------------------------ per family
 
@@ -140,9 +155,11 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 if len(y_val):
                     proba = self._proba(X_val)
                     record["val_loss"] = negative_log_likelihood(proba, y_val)
-                    record["val_balanced_accuracy"] = balanced_accuracy_score(
-                        y_val, proba.argmax(axis=1)
-                    )
+                    with warnings.catch_warnings():  # (a class absent from the held-back rows)
+                        warnings.simplefilter("ignore", UserWarning)
+                        record["val_balanced_accuracy"] = balanced_accuracy_score(
+                            y_val, proba.argmax(axis=1)
+                        )
                     key = self._selection_key(record)
                     if best is None or key > best[0]:
                         state = {
