@@ -3,8 +3,9 @@
 What it measures, all on the same clips and the same machine:
 
 - cold: `gra.features.pipeline.featurize` with an empty temporary cache. Wall time includes the
-  whole step as a user sees it: Prefect import, the temporary Prefect API server, the process
-  pool start-up, decoding and feature extraction in the workers, and writing the cache.
+  whole step as a user sees it: hashing the clips, the process pool start-up (or connecting to
+  the Dask cluster and checking its workers), decoding and feature extraction in the workers,
+  and writing the cache.
 - warm: the same call again on the now-filled cache (content hash + cache load per clip).
 - naive: a straightforward single-process librosa loop, the way a tutorial would compute the
   same kinds of features (librosa.load at its default 22,050 Hz, MFCC + deltas, spectral shape,
@@ -16,7 +17,7 @@ What it measures, all on the same clips and the same machine:
 Run from the repository root (it reads params.yaml there):
 
     python bench/featurize.py ../shared/cv-real-dev [--limit N] [--workers N]
-        [--chunk-size N] [--naive-limit N]
+        [--chunk-size N] [--naive-limit N] [--dask-address tcp://HOST:8786]
 
 The figures are also written to bench/out/featurize.json.
 """
@@ -40,7 +41,6 @@ warnings.filterwarnings("ignore", category=UserWarning, module="librosa")
 warnings.filterwarnings("ignore", module="audioread")
 # Inherited by the pool workers too.
 os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 OUT = Path("bench/out/featurize.json")
 
@@ -51,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="first N clips (default: all)")
     parser.add_argument("--workers", type=int, default=None, help="default: params.yaml")
     parser.add_argument("--chunk-size", type=int, default=None, help="default: params.yaml")
+    parser.add_argument("--dask-address", default=None, help="default: params.yaml")
     parser.add_argument("--naive-limit", type=int, default=400, help="clips for the naive loop")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     return parser.parse_args()
@@ -112,7 +113,11 @@ def main() -> int:
     from gra.features.pipeline import featurize
 
     settings = load_settings(args.params)
-    overrides = {"workers": args.workers, "chunk_size": args.chunk_size}
+    overrides = {
+        "workers": args.workers,
+        "chunk_size": args.chunk_size,
+        "dask_address": args.dask_address,
+    }
     feat = settings.featurize.model_copy(
         update={k: v for k, v in overrides.items() if v is not None}
     )
@@ -124,8 +129,6 @@ def main() -> int:
         print(f"no clips found under {args.source}", file=sys.stderr)
         return 2
 
-    # A Prefect API already configured is reused; otherwise cold includes starting a temporary one.
-    prefect_api = "configured" if os.environ.get("PREFECT_API_URL") else "temporary server"
     rows = []
     with tempfile.TemporaryDirectory(prefix="gra-bench-cache-") as cache:
         for method in ("cold", "warm"):
@@ -153,10 +156,10 @@ def main() -> int:
     print(
         f"machine: {platform.processor() or platform.machine()}, {cores} cores "
         f"({usable} usable), Python {platform.python_version()}; workers={feat.workers}, "
-        f"chunk_size={feat.chunk_size}, Prefect API: {prefect_api}"
+        f"chunk_size={feat.chunk_size}, dask_address={feat.dask_address}"
     )
     print(
-        "cold = empty cache, wall time incl. Prefect API + process pool start-up; "
+        "cold = empty cache, wall time incl. process pool start-up; "
         "warm = same cache again; naive = single-process librosa loop on "
         f"{len(naive_paths)} evenly spaced clips (after an untimed warm-up clip)"
     )
@@ -178,7 +181,7 @@ def main() -> int:
             "python": platform.python_version(),
         },
         "workers": feat.workers,
-        "prefect_api": prefect_api,
+        "dask_address": feat.dask_address,
         "chunk_size": feat.chunk_size,
         "quarantined": quarantined,
         "naive_failures": naive_failed,

@@ -163,9 +163,7 @@ def training(refresh_sources: bool = False) -> dict:
     data/raw): scheduled retraining sets it, so new clips are picked up; when the manifest comes
     out the same, the later stages are skipped as usual."""
     from gra.config import load_settings
-    from gra.parallel import share_prefect_api
 
-    share_prefect_api()  # stage subprocesses report to this run's Prefect API
     outcome = {
         stage: run_stage(stage, force=refresh_sources and stage == "ingest") for stage in stages()
     }

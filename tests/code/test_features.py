@@ -1,4 +1,4 @@
-"""Feature shapes, determinism, cache, quarantine, and the parallel (Prefect) path."""
+"""Feature shapes, determinism, cache, quarantine, and the local process pool."""
 
 from __future__ import annotations
 
@@ -99,51 +99,32 @@ def test_cache_makes_second_run_free_and_follows_settings(tmp_path, settings):
     )
 
 
-@pytest.fixture
-def prefect_api():
-    from prefect.testing.utilities import prefect_test_harness
-
-    before = os.environ.get("PREFECT_API_URL")
-    with prefect_test_harness():
-        yield
-    if before is None:
-        os.environ.pop("PREFECT_API_URL", None)
-    else:
-        os.environ["PREFECT_API_URL"] = before
-
-
 def _serial_reference(tmp_path: Path, settings, n: int):
-    """n clips and their features computed inline, to compare a parallel run against."""
-    manifest = _manifest([_voice(tmp_path / f"s{i}.wav", 90 + 15 * i) for i in range(n)])
+    """n clips (and a corrupt one) and their features computed inline, to compare against."""
+    paths = [_voice(tmp_path / f"s{i}.wav", 90 + 15 * i) for i in range(n)]
+    corrupt = tmp_path / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3" + os.urandom(2000))
+    manifest = _manifest([*paths[:2], corrupt, *paths[2:]])
     inline = settings.featurize.model_copy(update={"workers": 1})
     return manifest, featurize(manifest, settings.audio, inline, tmp_path / "serial-cache")
 
 
-def test_parallel_prefect_path_matches_serial(tmp_path, settings, prefect_api):
+def test_local_process_pool_matches_inline(tmp_path, settings):
+    """The local pool (spawned processes): same features, same quarantine, progress per chunk,
+    results cached by this process as chunks come back."""
     manifest, serial = _serial_reference(tmp_path, settings, 6)
-    parallel_settings = settings.featurize.model_copy(update={"workers": 2, "chunk_size": 2})
+    pool = settings.featurize.model_copy(update={"workers": 2, "chunk_size": 2})
     done = []
     parallel = featurize(
-        manifest, settings.audio, parallel_settings, tmp_path / "par-cache", progress=done.append
+        manifest, settings.audio, pool, tmp_path / "par-cache", progress=done.append
     )
-    assert parallel.stats["extracted"] == 6 and sum(done) == 6
+    assert parallel.stats["extracted"] == 7 and sum(done) == 7 and len(done) == 1 + 4
     pd.testing.assert_frame_equal(serial.vectors, parallel.vectors)
     np.testing.assert_array_equal(serial.patches, parallel.patches)
-
-
-def test_dask_task_runner_when_an_address_is_set(tmp_path, settings, prefect_api):
-    from distributed import LocalCluster
-
-    manifest, serial = _serial_reference(tmp_path, settings, 4)
-    with LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-    ) as cluster:
-        on_dask = settings.featurize.model_copy(
-            update={"dask_address": cluster.scheduler_address, "chunk_size": 2}
-        )
-        table = featurize(manifest, settings.audio, on_dask, tmp_path / "dask-cache")
-    assert table.stats["extracted"] == 4
-    pd.testing.assert_frame_equal(serial.vectors, table.vectors)
+    pd.testing.assert_frame_equal(serial.quarantine, parallel.quarantine)
+    assert "damaged or cut short" in parallel.quarantine.reason[0]
+    again = featurize(manifest, settings.audio, pool, tmp_path / "par-cache")
+    assert again.stats["cache_hits"] == 7
 
 
 def test_noise_reduction_path_gives_finite_features(tmp_path, settings):

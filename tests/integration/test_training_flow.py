@@ -36,7 +36,7 @@ def _project(tmp_path: Path, corpus: Path) -> Path:
     params["train"]["mlp"]["epochs"] = 5
     params["train"]["random_forest"]["n_estimators"] = 50
     params["train"]["cv_folds"] = 3
-    params["featurize"].update(workers=2, chunk_size=16)  # the Prefect process-pool path
+    params["featurize"].update(workers=2, chunk_size=16)  # the local process-pool path
     params["gate"]["min_test"] = {"gender": {"balanced_accuracy": 0.6}}
     params["gate"]["max_test"] = {"age": {"mae_groups": 2.5}}
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -73,31 +73,49 @@ def extract_clip(
     return ClipFeatures(names, vector, patch, speech.duration_seconds, speech.speech_seconds)
 
 
+class UnreadableClip(str):
+    """A quarantine reason for a clip the worker could not open. It says nothing about the
+    clip's content (a worker without the data mounted, a file moved meanwhile), so it is never
+    cached: the next run tries the clip again."""
+
+
 def extract_chunk(
-    chunk: list[tuple[str, str]], audio: AudioSettings, settings: FeaturizeSettings, cache_dir: str
+    paths: list[str], audio: AudioSettings, settings: FeaturizeSettings
 ) -> list[ClipFeatures | str]:
-    """Work unit for a worker: [(path, content hash)] -> features or an error message.
+    """Work unit for a worker: clip paths -> features, or the reason a clip failed.
 
     It lives here rather than in `pipeline` so that a pool worker unpickling it imports only
-    the extraction code (not pandas). BLAS/OpenMP pools are held to one thread while it runs:
-    the parallelism is the worker processes, and idle BLAS threads spinning on a core another
-    worker needs slowed extraction down about twofold.
+    the extraction code (not pandas). It reads the clips but writes nothing: the process that
+    sent the work caches the results, so workers on other machines need read access to the
+    clips only. BLAS/OpenMP pools are held to one thread while it runs: the parallelism is the
+    worker processes, and idle BLAS threads spinning on a core another worker needs slowed
+    extraction down about twofold.
     """
+    import socket
     import warnings
 
     from threadpoolctl import threadpool_limits
 
-    cache = FeatureCache(Path(cache_dir), settings_key(audio, settings))
     out: list[ClipFeatures | str] = []
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
-        for path, digest in chunk:
+        for path in paths:
+            try:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                out.append(
+                    UnreadableClip(
+                        f"{type(exc).__name__}: cannot read {path} on {socket.gethostname()}: "
+                        f"{exc.strerror or exc}"
+                    )
+                )
+                continue
             try:
                 result: ClipFeatures | str = extract_clip(path, audio, settings)
             except Exception as exc:  # noqa: BLE001 - any failure quarantines the clip
                 result = f"{type(exc).__name__}: {exc}"
-            cache.put(digest, result)
             out.append(result)
     return out
 

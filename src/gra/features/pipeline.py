@@ -1,7 +1,9 @@
-"""Featurise a manifest: cache lookups in the parent, misses in parallel, failures quarantined."""
+"""Featurise a manifest: cache lookups in the parent, misses in parallel (a local process pool
+or a Dask cluster, `gra.parallel`), failures quarantined. Only this process writes the cache."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ from gra.config import AudioSettings, FeaturizeSettings
 from gra.features.extract import (  # extract_chunk: defined there so workers skip pandas
     ClipFeatures,
     FeatureCache,
+    UnreadableClip,
     content_hash,
     extract_chunk,
     settings_key,
@@ -57,7 +60,8 @@ def featurize(
             continue
         cached = cache.get(digest)
         if cached is None:
-            todo.append((i, path, digest))
+            # Absolute: workers (Dask ones elsewhere) read the clip by this path.
+            todo.append((i, os.path.abspath(path), digest))
         else:
             results[i] = cached
             hits += 1
@@ -65,18 +69,29 @@ def featurize(
         progress(len(manifest) - len(todo))
 
     chunks = [todo[k : k + settings.chunk_size] for k in range(0, len(todo), settings.chunk_size)]
-    computed = map_chunks(
+
+    def finished(k: int, outputs: list[ClipFeatures | str]) -> None:
+        """In this process, as each chunk comes back from whichever backend ran it."""
+        for (i, _, digest), value in zip(chunks[k], outputs, strict=True):
+            if isinstance(value, UnreadableClip):
+                value = str(value)  # about this run's access to the file: not cached
+            else:
+                cache.put(digest, value)
+            results[i] = value
+        if progress:
+            progress(len(outputs))
+
+    samples = {chunks[0][0][1], chunks[-1][-1][1]} if chunks else set()
+    map_chunks(
         extract_chunk,
-        [[(path, digest) for _, path, digest in chunk] for chunk in chunks],
-        args=(audio, settings, str(cache_dir)),
+        [[path for _, path, _ in chunk] for chunk in chunks],
+        args=(audio, settings),
         workers=settings.workers,
         dask_address=settings.dask_address,
-        on_done=progress,
+        on_result=finished,
+        readable=sorted(samples),
         name="featurize",
     )
-    for chunk, outputs in zip(chunks, computed, strict=True):
-        for (i, _, _), value in zip(chunk, outputs, strict=True):
-            results[i] = value
     table = _assemble(manifest, results)
     table.stats = {
         "clips": len(manifest),
