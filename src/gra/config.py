@@ -132,12 +132,18 @@ class SvmSettings(_Section):
     # deprecated SVC(probability=True). Each class needs this many clips in training.
     calibration: Literal["sigmoid", "isotonic", "temperature"] = "temperature"
     calibration_folds: int = Field(3, ge=2)
+    # Above this many training rows an exact RBF SVC (cost ~ rows^2) gives way to a Nystroem
+    # kernel approximation with this many components and a linear SVM (cost ~ rows).
+    exact_max_rows: int = Field(20000, ge=1)
+    approx_components: int = Field(1000, ge=10)
 
 
 class ForestSettings(_Section):
     n_estimators: int = 300
     min_samples_leaf: int = 2
     max_features: str | float = "sqrt"
+    # Rows drawn per tree (bootstrap): bounds each tree's cost, so a forest grows linearly.
+    max_samples_per_tree: int = Field(20000, ge=1)
 
 
 class CnnSettings(_Section):
@@ -184,6 +190,8 @@ class TrainSettings(_Section):
     # Speaker-grouped k-fold CV on train+val: scores with spread, calibration data, and the
     # k fold models become the shipped ensemble.
     cv_folds: int = Field(5, ge=2)
+    # Fold models fitted at once (threads: X is shared, each fold's rows are a copy).
+    cv_jobs: int = Field(1, ge=1)
     # A speaker with more clips than this counts as this many (weights 1 ... cap/n).
     speaker_clip_cap: int = Field(10, ge=1)
     # Age models see the features twice, as is and times the gender (gra.models.conditioning).

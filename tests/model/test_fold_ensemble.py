@@ -11,7 +11,15 @@ import pytest
 
 from gra.config import TrainSettings
 from gra.errors import OutdatedModel, UserError
-from gra.models import FeatureMatrix, TaskModel, build, design_matrix, load, predict_tasks
+from gra.models import (
+    FAMILIES,
+    FeatureMatrix,
+    TaskModel,
+    build,
+    design_matrix,
+    load,
+    predict_tasks,
+)
 from gra.models.calibration import apply_temperature, fit_temperature, negative_log_likelihood
 from gra.models.conditioning import gender_from_labels
 from gra.models.fold_ensemble import SpeakerFoldEnsemble
@@ -202,3 +210,43 @@ def test_uncertain_threshold_leaves_the_target_accuracy_unflagged():
     # Unreachable: the most confident tenth pass, and the record says so.
     hard = uncertainty_threshold(proba, y, target=0.999, min_coverage=0.1)
     assert not hard["target_reached"] and hard["coverage"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_large_data_forms_grow_linearly_and_still_learn():
+    """Beyond svm.exact_max_rows the SVM is a Nystroem map + linear SVM; beyond
+    random_forest.max_samples_per_tree each tree draws a bounded sample."""
+    X, y, groups = _speakers()
+    settings = TrainSettings.model_validate(
+        {
+            "svm": {"exact_max_rows": 100, "approx_components": 50},
+            "random_forest": {"max_samples_per_tree": 100, "n_estimators": 30},
+        }
+    )
+    small = build("svm", settings, n_rows=100).steps[-1][1].estimator
+    large = build("svm", settings, n_rows=101).steps[-1][1].estimator
+    assert type(small).__name__ == "SVC"
+    assert [name for name, _ in large.steps] == ["nystroem", "linearsvc"]
+    forest = build("random_forest", settings, n_rows=101).steps[-1][1]
+    assert forest.max_samples == 100
+    assert build("random_forest", settings, n_rows=100).steps[-1][1].max_samples is None
+    for family in ("svm", "random_forest"):
+        model = SpeakerFoldEnsemble(build(family, settings, n_rows=len(y)), 3, random_state=0)
+        model.fit(X.vectors, y, groups=groups)
+        assert (model.oof_proba_.argmax(axis=1) == y).mean() > 0.8, family
+
+
+def test_fold_models_fitted_in_parallel_give_the_same_ensemble():
+    X, y, groups = _speakers()
+    settings = TrainSettings.model_validate({"random_forest": {"n_estimators": 20}})
+    for family in ("svm", "random_forest"):
+        done: list[int] = []
+        one = SpeakerFoldEnsemble(build(family, settings), 3, random_state=0, n_jobs=1)
+        two = SpeakerFoldEnsemble(
+            build(family, settings), 3, random_state=0, n_jobs=2, on_fold=done.append
+        )
+        one.fit(X.vectors, y, groups=groups)
+        two.fit(X.vectors, y, groups=groups)
+        # (the same up to float summation order: a forest averages its trees on threads)
+        np.testing.assert_allclose(one.oof_proba_, two.oof_proba_, rtol=1e-12, atol=1e-15)
+        assert len(done) == 3  # progress reaches this process from the worker threads
+    assert not FAMILIES["mlp"].parallel_folds  # torch's global RNG: folds one at a time

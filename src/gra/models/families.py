@@ -23,18 +23,22 @@ from gra.models.conditioning import GenderInteraction
 from gra.models.inputs import Reads
 
 EpochCallback = Callable[[dict], None] | None
+Builder = Callable[[TrainSettings, EpochCallback, int | None], BaseEstimator]  # n_rows: data size
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
     reads: Reads  # summary "vectors" or log-mel frames
-    classifier: Callable[[TrainSettings, EpochCallback], BaseEstimator]
+    classifier: Builder
     epochs: Callable[[TrainSettings], int] | None = None  # PyTorch: epochs per fit (progress)
     scaled: bool = True  # a StandardScaler before it (vector families; trees need none)
+    # Fold models may be fitted on parallel threads. Not the PyTorch families: they seed
+    # torch's one global RNG (dropout, initialisation), and they use every core already.
+    parallel_folds: bool = True
 
 
-def _logreg(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
+def _logreg(t: TrainSettings, _: EpochCallback, n_rows: int | None) -> BaseEstimator:
     from sklearn.linear_model import LogisticRegression
 
     # Strong L2 (small C): 500 correlated features from a few thousand speakers.
@@ -43,25 +47,47 @@ def _logreg(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
     ).set_fit_request(sample_weight=True)
 
 
-def _svm(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
+def _svm(t: TrainSettings, _: EpochCallback, n_rows: int | None) -> BaseEstimator:
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC
 
     # Balanced class weights: Common Voice is ~3:1 male and has few teens and 60+ speakers.
-    svc = SVC(C=t.svm.C, gamma=t.svm.gamma, class_weight="balanced", random_state=t.seed)
+    if n_rows is not None and n_rows > t.svm.exact_max_rows:
+        svm = _approximate_svm(t)  # an exact kernel SVM's cost grows with rows squared
+    else:
+        svm = SVC(C=t.svm.C, gamma=t.svm.gamma, class_weight="balanced", random_state=t.seed)
+        svm.set_fit_request(sample_weight=True)
     # Probabilities: what replaces SVC(probability=True) (deprecated in scikit-learn 1.9).
     return CalibratedClassifierCV(
-        svc.set_fit_request(sample_weight=True),
+        svm,
         method=t.svm.calibration,
         cv=t.svm.calibration_folds,
         ensemble=False,
     ).set_fit_request(sample_weight=True)
 
 
-def _random_forest(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
+def _approximate_svm(t: TrainSettings) -> BaseEstimator:
+    """The RBF kernel through a Nystroem map, then a linear SVM: cost linear in rows."""
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.svm import LinearSVC
+
+    # gamma None: 1 / n_features, which is "scale" on standardised features.
+    gamma = None if t.svm.gamma == "scale" else t.svm.gamma
+    return make_pipeline(
+        Nystroem(gamma=gamma, n_components=t.svm.approx_components, random_state=t.seed),
+        LinearSVC(C=t.svm.C, class_weight="balanced", random_state=t.seed).set_fit_request(
+            sample_weight=True
+        ),
+    )
+
+
+def _random_forest(t: TrainSettings, _: EpochCallback, n_rows: int | None) -> BaseEstimator:
     from sklearn.ensemble import RandomForestClassifier
 
+    # Bounded bootstrap rows per tree: each tree costs the same however large the data.
+    bounded = n_rows is not None and n_rows > t.random_forest.max_samples_per_tree
     return RandomForestClassifier(
+        max_samples=t.random_forest.max_samples_per_tree if bounded else None,
         n_estimators=t.random_forest.n_estimators,
         min_samples_leaf=t.random_forest.min_samples_leaf,
         max_features=t.random_forest.max_features,
@@ -71,10 +97,10 @@ def _random_forest(t: TrainSettings, _: EpochCallback) -> BaseEstimator:
     ).set_fit_request(sample_weight=True)
 
 
-def _torch(name: str, cls: str) -> Callable[[TrainSettings, EpochCallback], BaseEstimator]:
+def _torch(name: str, cls: str) -> Builder:
     """A PyTorch family: class `cls` of gra.models.<name>, settings in train.<name>."""
 
-    def make(t: TrainSettings, on_epoch: EpochCallback) -> BaseEstimator:
+    def make(t: TrainSettings, on_epoch: EpochCallback, _: int | None) -> BaseEstimator:
         estimator = getattr(import_module(f"gra.models.{name}"), cls)
         settings = {
             key: tuple(value) if isinstance(value, list) else value  # (hashable params)
@@ -93,9 +119,27 @@ FAMILIES: dict[str, Family] = {
         Family("logreg", "vectors", _logreg),
         Family("svm", "vectors", _svm),
         Family("random_forest", "vectors", _random_forest, scaled=False),
-        Family("mlp", "vectors", _torch("mlp", "MlpClassifier"), lambda t: t.mlp.epochs),
-        Family("cnn", "logmel", _torch("cnn", "CnnClassifier"), lambda t: t.cnn.epochs),
-        Family("rnn", "logmel", _torch("rnn", "RnnClassifier"), lambda t: t.rnn.epochs),
+        Family(
+            "mlp",
+            "vectors",
+            _torch("mlp", "MlpClassifier"),
+            lambda t: t.mlp.epochs,
+            parallel_folds=False,
+        ),
+        Family(
+            "cnn",
+            "logmel",
+            _torch("cnn", "CnnClassifier"),
+            lambda t: t.cnn.epochs,
+            parallel_folds=False,
+        ),
+        Family(
+            "rnn",
+            "logmel",
+            _torch("rnn", "RnnClassifier"),
+            lambda t: t.rnn.epochs,
+            parallel_folds=False,
+        ),
     )
 }
 
@@ -112,10 +156,15 @@ def conditioned(t: TrainSettings, task: str, name: str) -> bool:
 
 
 def build(
-    name: str, t: TrainSettings, conditioned: bool = False, on_epoch: EpochCallback = None
+    name: str,
+    t: TrainSettings,
+    conditioned: bool = False,
+    on_epoch: EpochCallback = None,
+    n_rows: int | None = None,
 ) -> Pipeline:
     """A fresh, unfitted pipeline of this family; on_epoch (PyTorch families) sees each
-    epoch's record, for progress."""
+    epoch's record, for progress; n_rows (the training rows of one fit, if known) lets a
+    family switch to its large-data form (params: svm.exact_max_rows, ...)."""
     f = family(name)
     if conditioned and f.reads != "vectors":
         raise ValueError(f"the {name} family reads frames and cannot be conditioned on gender")
@@ -123,5 +172,5 @@ def build(
         steps: list[BaseEstimator] = [GenderInteraction()] if conditioned else []
         if f.reads == "vectors" and f.scaled:
             steps.append(StandardScaler().set_fit_request(sample_weight=False))
-        steps.append(f.classifier(t, on_epoch))
+        steps.append(f.classifier(t, on_epoch, n_rows))
         return make_pipeline(*steps)

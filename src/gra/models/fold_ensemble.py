@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from joblib import parallel_config
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedGroupKFold, cross_validate
@@ -27,7 +28,8 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
 
     After fit: estimators_, classes_, fold_test_indices_ (each fold's held-out rows),
     oof_proba_ (raw out-of-fold probabilities, rows as the input) and temperature_.
-    `on_fold` (not saved) is called after each fold model is fitted, for progress.
+    `on_fold` (not saved) is called after each fold model is fitted, for progress;
+    `n_jobs` fold models are fitted at once, on threads.
     """
 
     def __init__(
@@ -35,11 +37,13 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
         estimator: BaseEstimator,
         n_splits: int = 5,
         random_state: int | None = None,
-        on_fold: Callable[[], None] | None = None,
+        n_jobs: int | None = None,
+        on_fold: Callable[[int], None] | None = None,
     ) -> None:
         self.estimator = estimator
         self.n_splits = n_splits
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.on_fold = on_fold
 
     def fit(self, X, y, groups=None, sample_weight=None) -> SpeakerFoldEnsemble:
@@ -60,7 +64,9 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
             params["sample_weight"] = _check_sample_weight(sample_weight, X, dtype=np.float64)
             if len(np.unique(y[params["sample_weight"] > 0])) < 2:
                 raise ValueError("the rows with a weight above 0 hold a single class")
-        with config_context(enable_metadata_routing=True):
+        # Threads, not processes: the folds share X (and progress callbacks reach this
+        # process); libsvm, liblinear, BLAS and torch release the GIL while they fit.
+        with config_context(enable_metadata_routing=True), parallel_config("threading"):
             result = cross_validate(
                 self.estimator,
                 X,
@@ -71,6 +77,7 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
                 return_estimator=True,
                 return_indices=True,
                 error_score="raise",
+                n_jobs=self.n_jobs,
             )
         self.estimators_ = result["estimator"]
         self.fold_test_indices_ = result["indices"]["test"]
@@ -84,7 +91,7 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
         """cross_validate's scorer, called once per fold after its fit: reports progress.
         Scores themselves are computed by gra.evaluation on the out-of-fold probabilities."""
         if self.on_fold is not None:
-            self.on_fold()
+            self.on_fold(len(y))  # held-out rows of the fold just fitted
         return float(len(y))  # held-out rows of this fold
 
     def _member_proba(self, member, X) -> np.ndarray:

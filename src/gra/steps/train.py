@@ -58,7 +58,7 @@ def cross_validate_family(
     dev: TaskData,
     classes: list[str],
     on_epoch: Callable[[dict], None] | None = None,
-    on_fold: Callable[[], None] | None = None,
+    on_fold: Callable[[int], None] | None = None,
 ) -> CrossValidation:
     """One family, one task: speaker-weighted, gender-conditioned where configured,
     k-fold cross-validated by speaker. `gra train` and bench/real_accuracy.py both use it."""
@@ -71,8 +71,14 @@ def cross_validate_family(
         )
     with_gender = conditioned(t, task, family)
     X = dev.X.with_gender(gender_from_labels(dev.rows["gender"])) if with_gender else dev.X
+    # A fold model trains on about (k-1)/k of the rows: what the large-data switches go by.
+    fold_rows = len(dev.y) * (t.cv_folds - 1) // t.cv_folds
     ensemble = SpeakerFoldEnsemble(
-        build(family, t, with_gender, on_epoch), t.cv_folds, random_state=t.seed, on_fold=on_fold
+        build(family, t, with_gender, on_epoch, fold_rows),
+        t.cv_folds,
+        random_state=t.seed,
+        n_jobs=t.cv_jobs if FAMILIES[family].parallel_folds else 1,
+        on_fold=on_fold,
     )
     ensemble.fit(
         design_matrix(X, FAMILIES[family].reads, with_gender),
@@ -134,7 +140,7 @@ def run(settings: Settings, family: str) -> dict:
                 dev,
                 classes,
                 on_epoch=(lambda _record: advance(1)) if epochs else None,
-                on_fold=None if epochs else lambda: advance(1),
+                on_fold=None if epochs else lambda _rows: advance(1),
             )
         cv.model.save(out / task)
         uncertain = uncertainty_threshold(
