@@ -65,6 +65,16 @@ def _settings(params: Path):
     return load_settings(params)
 
 
+def _detach(output: Path) -> None:
+    """A step run by hand (not by `dvc repro`, which removes a stage's outputs first) over
+    outputs DVC has linked to its cache (cache.type hardlink/symlink): remove the links, so
+    the step writes new files instead of changing the cached copy through them."""
+    from gra.disk import detach_links
+
+    if detach_links(output):
+        console.print(f"{output}: removed its links into the DVC cache before rewriting it")
+
+
 @app.command("demo-data")
 @_friendly
 def demo_data(
@@ -100,7 +110,9 @@ def ingest(params: ParamsOption = Path("params.yaml")) -> None:
     """Read data.sources into the manifest; count every skipped row."""
     from gra.steps import ingest as step
 
-    result = step.run(_settings(params))
+    settings = _settings(params)
+    _detach(settings.paths.manifest)
+    result = step.run(settings)
     for r in result.reports:
         skipped = ", ".join(f"{k} {v}" for k, v in sorted(r.skipped.items())) or "none"
         console.print(
@@ -130,7 +142,9 @@ def split(params: ParamsOption = Path("params.yaml")) -> None:
     """Assign speakers to train/val/test by a salted hash of their client_id."""
     from gra.steps import split as step
 
-    _, report = step.run(_settings(params))
+    settings = _settings(params)
+    _detach(settings.paths.splits)
+    _, report = step.run(settings)
     console.print(f"clips {report.clips}, speakers {report.speakers}")
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -142,7 +156,9 @@ def featurize(params: ParamsOption = Path("params.yaml")) -> None:
     """Extract features for every clip (parallel, cached); quarantine clips that fail."""
     from gra.steps import featurize as step
 
-    table = step.run(_settings(params))
+    settings = _settings(params)
+    _detach(settings.paths.features)
+    table = step.run(settings)
     s = table.stats
     console.print(
         f"{len(table.vectors)} clips featurised ({s['cache_hits']} from cache), "
@@ -160,6 +176,7 @@ def train(
     from gra.steps import train as step
 
     settings = _settings(params)
+    _detach(settings.paths.models / "candidates" / family)
     summary = step.run(settings, family)
     for task, t in summary["tasks"].items():
         metric = settings.evaluate.metric_for(task)
@@ -186,7 +203,9 @@ def gate(params: ParamsOption = Path("params.yaml")) -> None:
     """Promote the winners to the BentoML store if they pass the evaluation gate."""
     from gra.steps import gate as step
 
-    result = step.run(_settings(params))
+    settings = _settings(params)
+    _detach(settings.paths.models / "bundle")
+    result = step.run(settings)
     console.print(f"[green]gate passed[/]: champion is now {result.tag}")
 
 
@@ -316,6 +335,146 @@ def monitor(
         e = summary.embedding_drift
         out.print(f"  speaker embedding: score {e['score']:.3f}, drifted: {e['drifted']}")
     out.print(f"  report: {summary.report}")
+
+
+@app.command()
+@_friendly
+def cache(
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Delete the per-clip cache's settings-key folders that the current settings "
+            "do not use (older params or older feature code).",
+        ),
+    ] = False,
+    unlisted: Annotated[
+        bool,
+        typer.Option(
+            "--unlisted",
+            help="With --prune: also delete the current key's entries for clips no longer in "
+            "the manifest (only when every manifest clip could be read).",
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --prune: list what it would delete, only.")
+    ] = False,
+    clips: Annotated[
+        bool,
+        typer.Option(
+            "--clips/--no-clips",
+            help="Hash the manifest's clips to count how many the current key holds (reads "
+            "every clip's audio; --no-clips shows sizes only).",
+        ),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Disk use: the per-clip feature cache by settings key, data/features, models and the DVC
+    cache; --prune deletes cache entries the current settings no longer use."""
+    import json
+
+    from gra import disk
+    from gra.progress import bar
+
+    if (unlisted or dry_run) and not prune:
+        raise UserError("--unlisted and --dry-run go with --prune")
+    if unlisted and not clips:
+        raise UserError("--unlisted needs the manifest's clip hashes: leave out --no-clips")
+    settings = _settings(params)
+    root = Path.cwd()
+    rep, digests = disk.report(settings, root, clips=clips, progress_bar=bar)
+    pruned = None
+    if prune:
+        if unlisted and rep.manifest is None:
+            raise UserError(
+                f"--unlisted needs the manifest ({settings.paths.manifest} is missing): "
+                "run `gra ingest` first"
+            )
+        pruned = disk.prune(rep, root, digests if unlisted else None, dry_run=dry_run)
+    if as_json:
+        answer = rep.to_dict() | ({"pruned": pruned.to_dict()} if pruned else {})
+        print(json.dumps(answer, indent=2))
+        return
+    print_cache_report(rep, hint=pruned is None)
+    if pruned is not None:
+        print_pruned(rep, pruned, unlisted)
+
+
+def print_cache_report(rep, hint: bool = True) -> None:
+    from rich import box
+
+    from gra.disk import human
+
+    out = Console(highlight=False, soft_wrap=True)
+    if not rep.exists:
+        out.print(
+            f"no per-clip feature cache at {rep.cache_path} (paths.cache) yet: "
+            "`gra featurize` creates it"
+        )
+    else:
+        out.print(
+            f"per-clip feature cache {rep.cache_path} (paths.cache): {human(rep.bytes)} in "
+            f"{len(rep.keys)} settings key(s)"
+        )
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("settings key", "clips", "size", "last written (UTC)", ""):
+            table.add_column(col, justify="right" if col in ("clips", "size") else "left")
+        for k in rep.keys:
+            note = "current (params.yaml)" if k.current else "stale"
+            table.add_row(k.key, f"{k.entries:,}", human(k.bytes), k.last_written or "-", note)
+        out.print(table)
+        if rep.other:
+            out.print(f"  not settings keys, left alone: {', '.join(rep.other)}")
+        if not any(k.current for k in rep.keys):
+            out.print(f"the current settings' key {rep.current_key} holds nothing yet")
+    m = rep.manifest
+    if m is not None:
+        line = f"manifest {m.path}: {m.cached:,} of {m.clips:,} clips cached under the current key"
+        if m.unreadable:
+            line += f"; {m.unreadable:,} clips could not be read"
+        if m.unlisted_entries:
+            line += (
+                f"; {m.unlisted_entries:,} entries ({human(m.unlisted_bytes)}) are for clips "
+                "no longer in it (--prune --unlisted)"
+            )
+        out.print(line)
+    for o in rep.outputs:
+        shared = (
+            f", {human(o.linked_bytes)} of it linked to the DVC cache (stored once)"
+            if o.linked_bytes
+            else ""
+        )
+        out.print(f"{o.path}: {human(o.bytes)}{shared}" if o.exists else f"{o.path}: none yet")
+    if rep.dvc_cache is not None:
+        d = rep.dvc_cache
+        out.print(f"DVC cache {d['path']}: {human(d['bytes'])} (cache.type {d['type']})")
+    stale = rep.stale
+    if stale and hint:
+        out.print(
+            f"{len(stale)} stale key(s), {human(sum(k.bytes for k in stale))}: "
+            "`gra cache --prune` deletes them"
+        )
+
+
+def print_pruned(rep, pruned, unlisted: bool) -> None:
+    from gra.disk import human
+
+    out = Console(highlight=False, soft_wrap=True)
+    verb = "would free" if pruned.dry_run else "freed"
+    if not rep.exists:
+        out.print(f"nothing to prune: no cache at {rep.cache_path}")
+        return
+    what = [f"{len(pruned.keys)} stale key(s)"]
+    if unlisted:
+        if pruned.entries or (rep.manifest and not rep.manifest.unreadable):
+            what.append(f"{pruned.entries:,} unlisted entries")
+        else:
+            what.append("no unlisted entries (some manifest clips could not be read)")
+    for key in pruned.keys:
+        out.print(f"  {'would delete' if pruned.dry_run else 'deleted'} {rep.cache_path}/{key}")
+    kept = f"; kept the current key {rep.current_key}" if len(rep.stale) < len(rep.keys) else ""
+    out.print(f"{verb} {human(pruned.bytes)} ({', '.join(what)}){kept}")
 
 
 @app.command()

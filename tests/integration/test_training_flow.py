@@ -3,8 +3,10 @@ API, real BentoML model store (in a temporary home)."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
+from gra.disk import dvc_cache_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,6 +48,8 @@ def _project(tmp_path: Path, corpus: Path) -> Path:
         ["git", "init", "-q"],
         [str(BIN / "dvc"), "init", "-q"],
         [str(BIN / "dvc"), "config", "core.analytics", "false"],
+        # The project's link setting (.dvc/config): outputs linked to the DVC cache, not copied.
+        [str(BIN / "dvc"), "config", "cache.type", dvc_cache_settings(ROOT)[1]],
     ):
         subprocess.run(cmd, cwd=project, check=True)
     return project
@@ -151,6 +157,24 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
         # DVC's record is true: nothing stale, and a plain repro runs nothing.
         assert "up to date" in _dvc(project, "status")
         assert "Running stage" not in _dvc(project, "repro")
+
+        # Outputs are links into the DVC cache (ext4: hard links, read-only), and a step run
+        # by hand removes its links before writing, so the cached copy is never written through.
+        splits = project / "data" / "prepared" / "splits.parquet"
+        lock = yaml.safe_load((project / "dvc.lock").read_text())
+        md5 = next(
+            o["md5"]
+            for o in lock["stages"]["split"]["outs"]
+            if o["path"] == str(splits.relative_to(project))
+        )
+        cached = project / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+        if "reflink" not in _dvc(project, "version").partition("Cache types:")[2].split("\n")[0]:
+            # (a copy-on-write filesystem gets reflinks: private copies, nothing to check)
+            assert splits.is_symlink() or os.path.samefile(splits, cached)
+        subprocess.run([str(BIN / "gra"), "split"], cwd=project, check=True, capture_output=True)
+        assert not splits.is_symlink() and not os.path.samefile(splits, cached)
+        assert hashlib.md5(cached.read_bytes()).hexdigest() == md5
+        assert "up to date" in _dvc(project, "status")
 
         # A gate that cannot be met fails the run and promotes nothing.
         params = yaml.safe_load((project / "params.yaml").read_text())
