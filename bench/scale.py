@@ -1,0 +1,178 @@
+"""How each pipeline stage's time and peak memory grow with the number of clips (prints figures;
+not a test).
+
+    python bench/scale.py ../shared/cv-real-dev [--sizes 4000,16000,64000] [--out /tmp/gra-scale]
+                          [--families logreg,svm,random_forest,mlp]
+
+For each size N it builds a corpus in Common Voice layout by replicating the source: copy k of a
+clip gets a new name (a new clip id) and its speaker a new client id ("<id>-r<k>"), and links to
+the real mp3, so labels, locales and formats stay real. A project folder per N holds a
+params.yaml pointing at that corpus and sharing one per-clip feature cache: replicated clips
+have the same content hash, so featurize is warm (hashing, cache reads, writing the table);
+cold extraction speed is what bench/featurize.py measures. Then each stage runs as `gra STAGE`
+under /usr/bin/time: wall seconds and peak resident memory (RSS) of the stage's process tree's
+largest process. Per stage, the growth exponent b of time ~ N^b (and of RSS) between the two
+largest sizes, and both extrapolated from the largest size to 1,000,000 clips.
+
+Results go to stdout and bench/out/scale.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ["ingest", "validate", "split", "featurize", "validate --features"]
+MILLION = 1_000_000
+
+
+def replicate(source: Path, out: Path, n_clips: int) -> int:
+    """A Common Voice folder of about n_clips rows: whole copies of the source's rows, each
+    copy with new clip names and new speaker ids. Returns the rows written."""
+    tables = sorted(source.glob("*/validated.tsv"))
+    if not tables:
+        sys.exit(f"{source} holds no <locale>/validated.tsv")
+    rows_by_locale: dict[str, tuple[list[str], list[dict]]] = {}
+    for table in tables:
+        with table.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+            rows_by_locale[table.parent.name] = (list(reader.fieldnames or []), list(reader))
+    total = sum(len(rows) for _, rows in rows_by_locale.values())
+    copies = max(1, -(-n_clips // total))
+    written = 0
+    for locale, (header, rows) in rows_by_locale.items():
+        clips = out / locale / "clips"
+        clips.mkdir(parents=True, exist_ok=True)
+        with (out / locale / "validated.tsv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(
+                handle, header, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\"
+            )
+            writer.writeheader()
+            for k in range(copies):
+                for row in rows:
+                    if written >= n_clips:
+                        break
+                    stem, suffix = os.path.splitext(row["path"])
+                    name = f"{stem}-r{k}{suffix}" if k else row["path"]
+                    link = clips / name
+                    if not link.exists():
+                        link.symlink_to((source / locale / "clips" / row["path"]).resolve())
+                    client = f"{row['client_id']}-r{k}" if k else row["client_id"]
+                    writer.writerow(row | {"path": name, "client_id": client})
+                    written += 1
+    return written
+
+
+def source_rows(source: Path) -> int:
+    return sum(
+        sum(1 for _ in table.open(encoding="utf-8")) - 1 for table in source.glob("*/validated.tsv")
+    )
+
+
+def make_project(folder: Path, corpus: Path, cache: Path, families: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["sources"] = [str(corpus)]
+    params["paths"]["cache"] = str(cache)
+    params["train"]["candidates"] = families
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def timed(stage: str, project: Path) -> dict:
+    """Run `gra STAGE` in the project under GNU time: wall seconds and peak RSS in MB."""
+    report = project / "time.txt"
+    env = os.environ | {
+        "BENTOML_HOME": str(project / ".gra" / "bentoml"),
+        "PREFECT_HOME": str(project / ".gra" / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "BENTOML_DO_NOT_TRACK": "true",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    started = time.perf_counter()
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", "-o", str(report), "gra", *stage.split()],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"gra {stage} failed in {project}:\n{proc.stderr[-3000:]}")
+    peak_kb = int(re.findall(r"\d+", report.read_text())[-1])
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_kb / 1024, 1)}
+
+
+def growth(sizes: list[int], values: list[float]) -> tuple[float, float]:
+    """(b, value at 1M): the exponent of v ~ N^b between the two largest sizes (at small N a
+    stage's fixed start-up cost hides its growth), extrapolated from the largest."""
+    (n1, v1), (n2, v2) = sorted(zip(sizes, np.maximum(values, 1e-3), strict=True))[-2:]
+    b = float(np.log(v2 / v1) / np.log(n2 / n1))
+    return b, float(v2 * (MILLION / n2) ** b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("--sizes", default="4000,16000,64000")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/gra-scale"))
+    parser.add_argument("--families", default="logreg,svm,random_forest,mlp")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    families = args.families.split(",")
+    stages = STAGES + [f"train {f}" for f in families] + ["evaluate"]
+    cache = args.out / "cache"  # shared: replicated clips hit the entries of their original
+    results: dict[str, dict[int, dict]] = {stage: {} for stage in stages}
+    # Untimed: extract every distinct clip once, so each size's featurize is warm.
+    warm = args.out / "project-warm"
+    rows = replicate(
+        args.source, args.out / "corpus-warm", min(max(sizes), source_rows(args.source))
+    )
+    make_project(warm, args.out / "corpus-warm", cache, families)
+    print(f"warming the feature cache: {rows:,} distinct clips (cold extraction)", flush=True)
+    for stage in ("ingest", "validate", "split", "featurize"):
+        timed(stage, warm)
+    for n in sizes:
+        corpus = args.out / f"corpus-{n}"
+        rows = replicate(args.source, corpus, n)
+        project = args.out / f"project-{n}"
+        make_project(project, corpus, cache, families)
+        for stage in stages:
+            results[stage][n] = timed(stage, project)
+            print(f"N={rows:,} {stage}: {results[stage][n]}", flush=True)
+    table = [
+        "| stage | " + " | ".join(f"N={n:,}: s / MB" for n in sizes) + " | time ~ N^b | "
+        "RSS ~ N^b | 1M clips: time / RSS |",
+        "|---|" + "---|" * (len(sizes) + 3),
+    ]
+    summary = {}
+    for stage, by_n in results.items():
+        seconds = [by_n[n]["seconds"] for n in sizes]
+        rss = [by_n[n]["peak_rss_mb"] for n in sizes]
+        (bt, t1m), (bm, m1m) = growth(sizes, seconds), growth(sizes, rss)
+        summary[stage] = {"time_exponent": bt, "rss_exponent": bm, "1M_s": t1m, "1M_mb": m1m}
+        cells = " | ".join(f"{s:,.1f} / {m:,.0f}" for s, m in zip(seconds, rss, strict=True))
+        at_1m = f"{t1m / 3600:,.1f} h / {m1m / 1024:,.1f} GB"
+        table.append(f"| {stage} | {cells} | {bt:.2f} | {bm:.2f} | {at_1m} |")
+    print("\n".join(table))
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "scale.json").write_text(
+        json.dumps({"sizes": sizes, "stages": results, "growth": summary}, indent=2) + "\n"
+    )
+    (out / "scale.md").write_text("\n".join(table) + "\n")
+
+
+if __name__ == "__main__":
+    main()
