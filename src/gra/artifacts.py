@@ -11,8 +11,8 @@ import pandas as pd
 
 from gra.config import Settings
 from gra.errors import UserError
-from gra.features.pipeline import META_COLUMNS, FeatureTable
-from gra.models.inputs import FeatureMatrix
+from gra.features.pipeline import META_COLUMNS, FeatureTable, write_patches
+from gra.models.inputs import FeatureMatrix, LazyRows
 
 VECTORS = "vectors.parquet"
 PATCHES = "logmel.npy"
@@ -47,17 +47,34 @@ def read_table(path: Path, produced_by: str) -> pd.DataFrame:
 
 
 def write_features(table: FeatureTable, directory: Path) -> None:
+    """vectors.parquet, quarantine.csv and, only if the table has patches, logmel.npy (a stale
+    one is removed). Patches already mapped from <directory>/logmel.npy (featurize was given
+    that file) stay as they are; others are copied a block of rows at a time."""
     directory.mkdir(parents=True, exist_ok=True)
     table.vectors.to_parquet(directory / VECTORS, index=False)
     table.quarantine.to_csv(directory / QUARANTINE, index=False)
     patch_file = directory / PATCHES
-    if table.patches is not None:
-        np.save(patch_file, table.patches)
-    elif patch_file.exists():
-        patch_file.unlink()
+    if table.patches is None:
+        patch_file.unlink(missing_ok=True)
+    elif not _maps(table.patches, patch_file):
+        patches = table.patches
+        blocks = (
+            np.asarray(patches[start : start + 1024]) for start in range(0, len(patches), 1024)
+        )
+        write_patches(
+            patch_file, (row for block in blocks for row in block), len(patches), patches.shape[1:]
+        )
+
+
+def _maps(patches: np.ndarray, path: Path) -> bool:
+    """Whether `patches` is a memory map of the file at `path`."""
+    filename = getattr(patches, "filename", None)
+    return filename is not None and path.exists() and Path(filename).resolve() == path.resolve()
 
 
 def read_features(directory: Path) -> FeatureTable:
+    """The features `gra featurize` wrote; the patches (if any) memory-mapped, read only when
+    a model asks for them (task_data gives LazyRows of them)."""
     vectors = read_table(directory / VECTORS, "featurize")
     patch_file = directory / PATCHES
     patches = np.load(patch_file, mmap_mode="r") if patch_file.exists() else None
@@ -88,8 +105,17 @@ def task_data(
     rows = rows[rows["clip_id"].isin(position.index)].reset_index(drop=True)
     index = position.loc[rows["clip_id"]].to_numpy()
     columns = [c for c in features.vectors.columns if c not in META_COLUMNS]
-    vectors = features.vectors[columns].to_numpy(dtype=np.float32)[index]
-    patches = None if features.patches is None else np.asarray(features.patches[index])
+    vectors = feature_rows(features.vectors, columns, index)
+    # Patches stay on disk: LazyRows is an index into the memory map, read by a model that
+    # needs them (a batch at a time) and never by the others.
+    patches = None if features.patches is None else LazyRows(features.patches, index)
     lookup = {c: i for i, c in enumerate(classes)}
     y = rows[label].map(lookup).to_numpy(dtype=int)
     return TaskData(FeatureMatrix(vectors, columns, patches), y, rows)
+
+
+def feature_rows(vectors: pd.DataFrame, columns: list[str], index: np.ndarray) -> np.ndarray:
+    """(len(index), len(columns)) float32 in row order (C-contiguous, as the models have
+    always been given): those rows of those columns, without copying the whole table."""
+    positions = vectors.columns.get_indexer(columns)
+    return np.ascontiguousarray(vectors.iloc[index, positions].to_numpy(dtype=np.float32))

@@ -180,6 +180,9 @@ class MlpSettings(_Section):
 
 
 ModelName = Literal["logreg", "svm", "random_forest", "mlp", "cnn", "rnn"]
+# The families that read log-mel patches (gra.models.families: reads == "logmel"; a test
+# keeps the two in step). Patches are computed only when one of them is a candidate.
+READS_LOGMEL: frozenset[str] = frozenset({"cnn", "rnn"})
 TaskName = Literal["gender", "age"]
 
 
@@ -327,6 +330,18 @@ class Settings(_Section):
     serve: ServeSettings = ServeSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+
+    @model_validator(mode="after")
+    def _patches_for_frame_families(self) -> Settings:
+        """featurize.sets as the pipeline computes them: `logmel` (38 KB a clip) is added when
+        a train.candidates family reads log-mel patches, and only then, unless listed. Done
+        here, once, so featurize, the cache key, the bundle and `gra cache` all agree."""
+        wanted = READS_LOGMEL.intersection(self.train.candidates)
+        if wanted and "logmel" not in self.featurize.sets:
+            sets = [*self.featurize.sets, "logmel"]
+            # (frozen: the validated settings are completed once, before anyone reads them)
+            object.__setattr__(self, "featurize", self.featurize.model_copy(update={"sets": sets}))
+        return self
 
 
 def load_settings(path: Path | str = DEFAULT_PARAMS) -> Settings:

@@ -36,6 +36,7 @@ def map_chunks(
     on_result: Callable[[int, T], None] | None = None,
     readable: Sequence[str] = (),
     name: str = "map",
+    keep: bool = True,
 ) -> list[T]:
     """fn(chunk, *args) for every chunk, results in input order.
 
@@ -44,20 +45,24 @@ def map_chunks(
     (it is pickled by reference). `readable`: sample paths every Dask worker must be able to
     read. If fn's module defines `code_fingerprint()`, every Dask worker must return the same
     value as this process (the same code computes the results everywhere). `name` is used in
-    messages.
+    messages. `keep=False`: results are handed to `on_result` and not kept (the list returned
+    holds None), so memory holds one chunk's results at a time, not all of them.
     """
     if not chunks:
         return []
+    if not keep and on_result is None:
+        raise ValueError("keep=False needs on_result: the results would be lost")
     if dask_address:
-        return _on_dask(fn, chunks, args, dask_address, on_result, readable, name)
+        return _on_dask(fn, chunks, args, dask_address, on_result, readable, name, keep)
     if workers <= 1 or len(chunks) == 1:
-        results = []
+        results: list[Any] = []
         for i, chunk in enumerate(chunks):
-            results.append(fn(chunk, *args))
+            result = fn(chunk, *args)
+            results.append(result if keep else None)
             if on_result:
-                on_result(i, results[-1])
+                on_result(i, result)
         return results
-    return _on_pool(fn, chunks, args, workers, on_result, name)
+    return _on_pool(fn, chunks, args, workers, on_result, name, keep)
 
 
 def _on_pool(
@@ -67,6 +72,7 @@ def _on_pool(
     workers: int,
     on_result: Callable[[int, T], None] | None,
     name: str,
+    keep: bool = True,
 ) -> list[T]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -76,7 +82,7 @@ def _on_pool(
     todo = set(range(len(chunks)))
 
     def collect(i: int, result: Any) -> None:
-        results[i] = result
+        results[i] = result if keep else None
         todo.discard(i)
         if on_result:
             on_result(i, result)
@@ -89,7 +95,8 @@ def _on_pool(
         futures = {pool.submit(fn, chunks[i], *args): i for i in sorted(todo)}
         try:
             for future in as_completed(futures):
-                collect(futures[future], future.result())
+                # (popped: a finished future holds its result for as long as it is referenced)
+                collect(futures.pop(future), future.result())
             return results
         except BrokenProcessPool as exc:
             # Keep what finished before the pool broke; run the rest once more.
@@ -114,6 +121,7 @@ def _on_dask(
     on_result: Callable[[int, T], None] | None,
     readable: Sequence[str],
     name: str,
+    keep: bool = True,
 ) -> list[T]:
     from distributed import Client, as_completed
     from distributed.scheduler import KilledWorker
@@ -134,10 +142,11 @@ def _on_dask(
         try:
             for future in as_completed(futures, loop=client.loop):
                 i = position[future.key]
-                results[i] = future.result()
+                result = future.result()
                 future.release()
+                results[i] = result if keep else None
                 if on_result:
-                    on_result(i, results[i])
+                    on_result(i, result)
         except KilledWorker as exc:
             raise UserError(
                 f"{name}: Dask workers died running the same chunk again and again ({exc}). "

@@ -28,6 +28,7 @@ from gra.config import AudioSettings, FeaturizeSettings, Settings
 from gra.errors import UserError
 from gra.features.extract import features_from_speech
 from gra.models import FeatureMatrix, TaskModel, load, predict_tasks
+from gra.models.families import family as family_of
 from gra.store import store_home
 
 BUNDLE_FILE = "bundle.json"
@@ -59,7 +60,17 @@ class Champion:
 
     @functools.cached_property
     def feature_settings(self) -> FeaturizeSettings:
-        return FeaturizeSettings.model_validate(self.info["featurize"])
+        """The feature settings the bundle was trained with, less the log-mel patches when
+        none of its models reads them (the bundle records the run's settings, which hold
+        `logmel` when any candidate read it): serving computes only what its models take."""
+        settings = FeaturizeSettings.model_validate(self.info["featurize"])
+        if "logmel" in settings.sets and not any(
+            family_of(model.family).reads == "logmel" for model in self.models.values()
+        ):
+            settings = settings.model_copy(
+                update={"sets": [name for name in settings.sets if name != "logmel"]}
+            )
+        return settings
 
     def predict_features(self, X: FeatureMatrix) -> dict[str, np.ndarray]:
         if X.columns != self.info["columns"]:

@@ -13,6 +13,8 @@ import soundfile as sf
 from gra.features.extract import extract_clip
 from gra.features.pipeline import featurize
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _voice(path: Path, f0: float, rate: int = 22050, seconds: float = 2.0) -> Path:
     """A synthetic utterance (the VAD must take it for speech) between 0.25 s of silence."""
@@ -27,11 +29,19 @@ def _voice(path: Path, f0: float, rate: int = 22050, seconds: float = 2.0) -> Pa
     return path
 
 
+def _with_logmel(settings):
+    """The feature settings of a run with a frame family (cnn, rnn) among the candidates."""
+    from gra.config import Settings
+
+    data = settings.model_dump(mode="json")
+    data["train"]["candidates"] = [*settings.train.candidates, "cnn"]
+    return Settings.model_validate(data).featurize
+
+
 def test_shapes_names_and_pitch(tmp_path, settings):
-    low = extract_clip(_voice(tmp_path / "low.wav", 110), settings.audio, settings.featurize)
-    high = extract_clip(
-        _voice(tmp_path / "high.flac", 220, 44100), settings.audio, settings.featurize
-    )
+    with_patches = _with_logmel(settings)
+    low = extract_clip(_voice(tmp_path / "low.wav", 110), settings.audio, with_patches)
+    high = extract_clip(_voice(tmp_path / "high.flac", 220, 44100), settings.audio, with_patches)
     assert low.names == high.names and len(low.names) == len(set(low.names)) > 100
     assert low.vector.dtype == np.float32 and np.isfinite(low.vector).all()
     assert low.patch.shape == (settings.featurize.n_mels, settings.featurize.logmel_frames)
@@ -45,8 +55,8 @@ def test_shapes_names_and_pitch(tmp_path, settings):
 
 def test_extraction_is_deterministic(tmp_path, settings):
     path = _voice(tmp_path / "a.wav", 150)
-    a = extract_clip(path, settings.audio, settings.featurize)
-    b = extract_clip(path.read_bytes(), settings.audio, settings.featurize)  # bytes path too
+    a = extract_clip(path, settings.audio, _with_logmel(settings))
+    b = extract_clip(path.read_bytes(), settings.audio, _with_logmel(settings))  # bytes too
     np.testing.assert_array_equal(a.vector, b.vector)
     np.testing.assert_array_equal(a.patch, b.patch)
 
@@ -67,11 +77,11 @@ def test_bad_clips_are_quarantined_and_the_run_goes_on(tmp_path, settings):
     table = featurize(
         _manifest([*good, corrupt, truncated, silent, missing]),
         settings.audio,
-        settings.featurize,
+        _with_logmel(settings),
         tmp_path / "cache",
     )
     assert table.vectors.clip_id.tolist() == ["g0", "g1", "g2"]
-    assert table.patches.shape[0] == 3
+    assert table.patches.shape[0] == 3  # one patch per clip kept, none for the quarantined
     reasons = table.quarantine.set_index("clip_id").reason
     assert set(reasons.index) == {"corrupt", "truncated", "silent", "missing"}
     assert "damaged or cut short" in reasons["corrupt"]  # an ID3 header, then garbage
@@ -105,7 +115,7 @@ def _serial_reference(tmp_path: Path, settings, n: int):
     corrupt = tmp_path / "corrupt.mp3"
     corrupt.write_bytes(b"ID3" + os.urandom(2000))
     manifest = _manifest([*paths[:2], corrupt, *paths[2:]])
-    inline = settings.featurize.model_copy(update={"workers": 1})
+    inline = _with_logmel(settings).model_copy(update={"workers": 1})
     return manifest, featurize(manifest, settings.audio, inline, tmp_path / "serial-cache")
 
 
@@ -113,7 +123,7 @@ def test_local_process_pool_matches_inline(tmp_path, settings):
     """The local pool (spawned processes): same features, same quarantine, progress per chunk,
     results cached by this process as chunks come back."""
     manifest, serial = _serial_reference(tmp_path, settings, 6)
-    pool = settings.featurize.model_copy(update={"workers": 2, "chunk_size": 2})
+    pool = _with_logmel(settings).model_copy(update={"workers": 2, "chunk_size": 2})
     done = []
     parallel = featurize(
         manifest, settings.audio, pool, tmp_path / "par-cache", progress=done.append
@@ -125,6 +135,134 @@ def test_local_process_pool_matches_inline(tmp_path, settings):
     assert "damaged or cut short" in parallel.quarantine.reason[0]
     again = featurize(manifest, settings.audio, pool, tmp_path / "par-cache")
     assert again.stats["cache_hits"] == 7
+
+
+def test_log_mel_patches_only_when_a_candidate_reads_them(settings):
+    """One place decides (Settings): logmel joins featurize.sets when a cnn or rnn family is
+    a candidate; the DVC featurize stage re-runs when the candidates change."""
+    import yaml
+
+    from gra.config import READS_LOGMEL, Settings
+    from gra.models import FAMILIES
+
+    assert {name for name, f in FAMILIES.items() if f.reads == "logmel"} == READS_LOGMEL
+    assert not READS_LOGMEL & set(settings.train.candidates)
+    assert "logmel" not in settings.featurize.sets  # the defaults read summary vectors only
+    for frame_family in sorted(READS_LOGMEL):
+        data = settings.model_dump(mode="json")
+        data["train"]["candidates"] = ["logreg", frame_family]
+        assert Settings.model_validate(data).featurize.sets == [*settings.featurize.sets, "logmel"]
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["featurize"]
+    assert "train.candidates" in stage["params"]
+
+
+def test_without_a_frame_family_no_patch_is_computed_or_written(tmp_path, settings):
+    from gra.artifacts import PATCHES, read_features, write_features
+    from gra.features.extract import FeatureCache, content_hash, settings_key
+
+    paths = [_voice(tmp_path / f"v{i}.wav", 100 + 25 * i) for i in range(3)]
+    table = featurize(_manifest(paths), settings.audio, settings.featurize, tmp_path / "cache")
+    assert table.patches is None and table.stats["extracted"] == 3
+    assert table.quarantine.empty and table.quarantine["reason"].str.len().sum() == 0
+    cache = FeatureCache(tmp_path / "cache", settings_key(settings.audio, settings.featurize))
+    assert all(cache.get(content_hash(p)).patch is None for p in paths)  # none extracted
+    out = tmp_path / "features"
+    out.mkdir()
+    (out / PATCHES).write_bytes(b"stale")  # from an earlier run with a frame family
+    write_features(table, out)
+    assert not (out / PATCHES).exists() and read_features(out).patches is None
+
+    # A frame family joins: the cached vectors lack patches, so the clips are extracted again;
+    # the patches go to a memory-mapped file, written a clip at a time, read lazily.
+    with_patches = _with_logmel(settings)
+    assert settings_key(settings.audio, with_patches) == cache.directory.name
+    mapped = featurize(
+        _manifest(paths),
+        settings.audio,
+        with_patches,
+        tmp_path / "cache",
+        patches_to=out / PATCHES,
+    )
+    assert mapped.stats["extracted"] == 3
+    assert isinstance(mapped.patches, np.memmap) and mapped.patches.mode == "r"
+    assert mapped.patches.shape == (3, with_patches.n_mels, with_patches.logmel_frames)
+    for row, path in zip(mapped.patches, paths, strict=True):
+        np.testing.assert_array_equal(row, extract_clip(path, settings.audio, with_patches).patch)
+    pd.testing.assert_frame_equal(mapped.vectors, table.vectors)  # the vectors do not change
+    write_features(mapped, out)  # already in place: nothing copied
+    again = read_features(out)
+    assert isinstance(again.patches, np.memmap)
+    np.testing.assert_array_equal(again.patches, mapped.patches)
+    assert not list(out.glob("*.partial"))
+
+    # And back: entries with patches serve a run without them (the patches are ignored).
+    back = featurize(_manifest(paths), settings.audio, settings.featurize, tmp_path / "cache")
+    assert back.stats["cache_hits"] == 3 and back.patches is None
+
+
+class _Reads:
+    """An array that records the rows of every read (what a memory map would load)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.reads = array, []
+        self.shape, self.ndim, self.dtype = array.shape, array.ndim, array.dtype
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, key):
+        out = self.array[key]
+        self.reads.append(len(out))
+        return out
+
+
+def test_task_data_leaves_the_patches_on_disk(settings):
+    """Training and scoring a vector family never reads a patch, and a frame family's rows
+    are an index until it asks for them."""
+    from gra.artifacts import task_data
+    from gra.features.pipeline import FeatureTable
+    from gra.models import TaskModel, build, design_matrix
+    from gra.models.inputs import LazyRows
+
+    rng = np.random.default_rng(0)
+    n = 40
+    vectors = pd.DataFrame(rng.normal(size=(n, 3)).astype(np.float32), columns=["a", "b", "c"])
+    vectors.insert(0, "speech_seconds", 1.0)
+    vectors.insert(0, "duration", 2.0)
+    vectors.insert(0, "clip_id", [f"c{i}" for i in range(n)])
+    patches = _Reads(rng.normal(size=(n, 4, 6)).astype(np.float16))
+    table = FeatureTable(vectors, patches, pd.DataFrame(columns=["clip_id", "path", "reason"]))
+    splits = pd.DataFrame(
+        {
+            "clip_id": [f"c{i}" for i in reversed(range(n))],
+            "split": ["train"] * (n - 10) + ["test"] * 10,
+            "gender_label": ["female", "male"] * (n // 2),
+        }
+    )
+    train = task_data(splits, table, "gender", "train", ["female", "male"])
+    test = task_data(splits, table, "gender", "test", ["female", "male"])
+    assert isinstance(train.X.logmel, LazyRows) and patches.reads == []
+    expected = vectors[["a", "b", "c"]].to_numpy()[[int(c[1:]) for c in train.rows.clip_id]]
+    np.testing.assert_array_equal(train.X.vectors, expected)
+    model = build("logreg", settings.train).fit(design_matrix(train.X, "vectors"), train.y)
+    TaskModel("logreg", ["female", "male"], False, model).predict_proba(test.X)
+    assert patches.reads == []  # a vector family never touched them
+    rows = design_matrix(test.X.take(np.arange(3)), "logmel")
+    assert isinstance(rows, LazyRows) and patches.reads == []
+    np.testing.assert_array_equal(np.asarray(rows), patches.array[[9, 8, 7]])
+    assert patches.reads == [3]  # read when asked for, those rows only
+
+
+def test_a_champion_computes_patches_only_if_its_models_read_them(settings):
+    from gra.models import TaskModel
+    from gra.registry import Champion
+
+    recorded = _with_logmel(settings).model_dump(mode="json")  # a run with a cnn candidate
+    info = {"featurize": recorded}
+    vectors_only = Champion(Path("."), info, {"gender": TaskModel("svm", [], False, None)})
+    assert "logmel" not in vectors_only.feature_settings.sets
+    frames = Champion(Path("."), info, {"gender": TaskModel("cnn", [], False, None)})
+    assert "logmel" in frames.feature_settings.sets
 
 
 def test_noise_reduction_path_gives_finite_features(tmp_path, settings):

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -140,6 +141,17 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
         assert (
             model_yaml["metadata"]["metrics"]["age"]["mae_groups"] == metrics["age"]["mae_groups"]
         )
+
+        # cnn is a candidate, so featurize wrote log-mel patches: one .npy row per feature row,
+        # read memory-mapped; the champion computes patches when serving only if it reads them.
+        from gra.registry import Champion
+
+        features = project / "data" / "features"
+        patches = np.load(features / "logmel.npy", mmap_mode="r")
+        assert patches.shape[0] == len(pd.read_parquet(features / "vectors.parquet"))
+        reads_frames = {metrics[t]["winner"] for t in ("gender", "age")} & {"cnn"}
+        serving_sets = Champion.from_directory(model_dir).feature_settings.sets
+        assert ("logmel" in serving_sets) == bool(reads_frames)
 
         # Calibration (reliability) plots, and `dvc plots show` with the project's offline
         # template: a page that needs no network.

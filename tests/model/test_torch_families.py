@@ -98,6 +98,51 @@ def test_a_class_absent_from_training_keeps_a_zero_column(data):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
 
 
+class _Reads:
+    """A memory-mapped array that records how many rows each read loads."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.reads = array, []
+        self.shape, self.ndim, self.dtype = array.shape, array.ndim, array.dtype
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, key):
+        out = self.array[key]
+        self.reads.append(len(out))
+        return out
+
+
+def test_a_frame_family_trains_from_a_memory_mapped_file_a_batch_at_a_time(tmp_path):
+    """The speaker-fold ensemble of a frame family, fitted on LazyRows of a .npy memory map
+    (what `gra train cnn` gets): the same model as from the array in memory, and no read
+    larger than a chunk of rows, so the patch file is never loaded whole."""
+    from gra.models.fold_ensemble import SpeakerFoldEnsemble
+    from gra.models.inputs import LazyRows
+
+    X, y = _clips(300, seed=4)
+    np.save(tmp_path / "logmel.npy", X)
+    mapped = _Reads(np.load(tmp_path / "logmel.npy", mmap_mode="r"))
+    groups = np.arange(300) // 3  # speakers of three clips
+    cnn = {"epochs": 1, "channels": [4], "batch_size": 16, "crop_frames": 80}
+    t = TrainSettings(cnn=cnn, device="cpu")  # (bit-for-bit comparison: CPU)
+
+    def fit(X) -> SpeakerFoldEnsemble:
+        ensemble = SpeakerFoldEnsemble(build("cnn", t), n_splits=3, random_state=0)
+        return ensemble.fit(X, y, groups=groups, sample_weight=np.ones(300))
+
+    lazy = fit(LazyRows(mapped))
+    assert mapped.reads and max(mapped.reads) <= 256 < 300
+    in_memory = fit(X)
+    np.testing.assert_array_equal(lazy.oof_proba_, in_memory.oof_proba_)
+    before = len(mapped.reads)
+    np.testing.assert_array_equal(
+        lazy.predict_proba(LazyRows(mapped)[:50]), in_memory.predict_proba(X[:50])
+    )
+    assert max(mapped.reads[before:]) <= CnnClassifier.predict_batch
+
+
 def test_frame_families_need_the_logmel_set():
     no_patches = FeatureMatrix(np.zeros((3, 2), np.float32), ["a", "b"], None)
     with pytest.raises(ValueError, match="featurize.sets"):

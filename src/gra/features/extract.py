@@ -121,11 +121,17 @@ def extract_chunk(
 
 
 def settings_key(audio: AudioSettings, settings: FeaturizeSettings) -> str:
+    """The cache folder's name. `logmel` is not part of it: an entry made with patches serves
+    a run without them (the patch is ignored), and a run that needs patches takes an entry
+    without one as a miss (FeatureCache.get with patches=True). Adding or dropping a frame
+    family therefore never throws the cached vectors away."""
+    features = settings.extraction_only()
+    features["sets"] = [name for name in features["sets"] if name != "logmel"]
     blob = json.dumps(
         {
             "source": code_fingerprint(),
             "audio": audio.model_dump(mode="json"),
-            "features": settings.extraction_only(),
+            "features": features,
         },
         sort_keys=True,
     )
@@ -151,12 +157,17 @@ class FeatureCache:
     def _path(self, digest: str) -> str:
         return os.path.join(self._prefix, digest[:2], f"{digest}.pkl")
 
-    def get(self, digest: str) -> ClipFeatures | str | None:
+    def get(self, digest: str, patches: bool = False) -> ClipFeatures | str | None:
+        """The entry, or None; with `patches`, features without a log-mel patch are None too
+        (made by a run that did not need them)."""
         try:
             with open(self._path(digest), "rb", buffering=0) as handle:
-                return pickle.loads(handle.read())
+                value = pickle.loads(handle.read())
         except (FileNotFoundError, EOFError, pickle.UnpicklingError):
             return None
+        if patches and isinstance(value, ClipFeatures) and value.patch is None:
+            return None
+        return value
 
     def put(self, digest: str, value: ClipFeatures | str) -> None:
         target = self._path(digest)

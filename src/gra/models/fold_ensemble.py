@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from gra.models.calibration import apply_temperature, fit_temperature
+from gra.models.inputs import LazyRows
 
 
 class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
@@ -48,7 +49,7 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, groups=None, sample_weight=None) -> SpeakerFoldEnsemble:
         """groups: the speaker of each row (None: every row its own speaker)."""
-        X, y = validate_data(self, X, y, dtype=None, allow_nd=True, ensure_all_finite=False)
+        X, y = self._validate(X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         groups = np.arange(len(y)) if groups is None else np.asarray(groups)
@@ -87,6 +88,19 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
         self.temperature_ = fit_temperature(self.oof_proba_, np.searchsorted(self.classes_, y))
         return self
 
+    def _validate(self, X, y="no_validation", reset: bool = True):
+        """scikit-learn's input checks (X, or X and y), except on LazyRows (memory-mapped
+        log-mel patches): checking them would read them all. Their folds stay lazy too
+        (X[rows] is another LazyRows), and the PyTorch families read them a batch at a time."""
+        if not isinstance(X, LazyRows):
+            return validate_data(
+                self, X, y, dtype=None, allow_nd=True, ensure_all_finite=False, reset=reset
+            )
+        if isinstance(y, str) and y == "no_validation":
+            return validate_data(self, X, skip_check_array=True, reset=reset)
+        X, y = validate_data(self, X, y, skip_check_array=True, reset=reset)
+        return X, np.asarray(y)
+
     def _fold_finished(self, estimator, X, y) -> float:
         """cross_validate's scorer, called once per fold after its fit: reports progress.
         Scores themselves are computed by gra.evaluation on the out-of-fold probabilities."""
@@ -104,7 +118,7 @@ class SpeakerFoldEnsemble(ClassifierMixin, BaseEstimator):
     def raw_proba(self, X) -> np.ndarray:
         """Mean of the fold models' probabilities, before calibration."""
         check_is_fitted(self, "estimators_")
-        X = validate_data(self, X, dtype=None, allow_nd=True, ensure_all_finite=False, reset=False)
+        X = self._validate(X, reset=False)
         return np.mean([self._member_proba(m, X) for m in self.estimators_], axis=0)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:

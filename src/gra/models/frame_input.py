@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 
 from gra.models.augment import augment
+from gra.models.inputs import LazyRows, read_rows
 from gra.models.torch_estimator import TorchClassifier
 
 
@@ -26,16 +27,17 @@ class FrameClassifier(TorchClassifier):
     dropout: float = 0.3
     crop_frames: int = 150  # random crops of the patch while training (augmentation)
 
-    def _fit_inputs(self, X: np.ndarray) -> None:
+    def _fit_inputs(self, X: LazyRows) -> None:
         # One scalar mean and spread (not per band): augmentation works in dB before scaling.
-        patches = as_patches(X)
-        self.n_bands_ = patches.shape[1]
+        self.n_bands_ = X.shape[1] if X.ndim == 3 else 1
         total = total_sq = 0.0
-        for start in range(0, len(patches), 256):  # float64 sums without a float64 copy
-            chunk = patches[start : start + 256].astype(np.float64)
+        count = 0
+        for start in range(0, len(X), 256):  # float64 sums, a chunk of rows at a time
+            chunk = read_rows(X, slice(start, start + 256)).astype(np.float64)
             total += float(chunk.sum())
             total_sq += float(np.square(chunk).sum())
-        count = max(patches.size, 1)
+            count += chunk.size
+        count = max(count, 1)
         mean = total / count
         var = total_sq / count - mean**2
         self.mean_ = float(mean)

@@ -25,9 +25,21 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from torch import nn
 
 from gra.models.calibration import negative_log_likelihood
+from gra.models.inputs import LazyRows, read_rows
 from gra.threads import torch_threads
 
 _DTYPES = [np.float32, np.float16, np.float64]  # kept as given (float16 log-mel stays small)
+
+
+def _validate(estimator, X, y="no_validation", reset: bool = True):
+    """scikit-learn's input checks (X, or X and y); LazyRows (memory-mapped patches) are
+    taken as they are, since checking them would read them all: only their shape counts."""
+    if not isinstance(X, LazyRows):
+        return validate_data(estimator, X, y, dtype=_DTYPES, allow_nd=True, reset=reset)
+    if isinstance(y, str) and y == "no_validation":
+        return validate_data(estimator, X, skip_check_array=True, reset=reset)
+    X, y = validate_data(estimator, X, y, skip_check_array=True, reset=reset)
+    return X, np.asarray(y)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -72,8 +84,9 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def _module(self, n_features: int, n_classes: int) -> nn.Module:
         raise NotImplementedError
 
-    def _fit_inputs(self, X: np.ndarray) -> None:
-        """Learn what the input needs from the training rows (scaling; default: nothing)."""
+    def _fit_inputs(self, X: LazyRows) -> None:
+        """Learn what the input needs from the training rows (scaling; default: nothing).
+        X is read with read_rows, a chunk at a time."""
 
     def _n_inputs(self) -> int:
         """What _module is built with: the feature count (frame families: mel bands)."""
@@ -88,13 +101,16 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None, groups=None) -> TorchClassifier:
         """groups (the speaker of each row) choose the held-back rows that pick the best
         epoch: whole speakers, `validation_fraction` of them. Without groups, single rows."""
-        X, y = validate_data(self, X, y, dtype=_DTYPES, allow_nd=True)
+        X, y = _validate(self, X, y)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64)
         fit_rows, val_rows = self._held_back(len(y), groups)
+        # Row views, not copies: the training loop reads X a batch at a time (LazyRows of a
+        # memory-mapped patch file stay on disk; an in-memory X is not duplicated).
+        rows = X if isinstance(X, LazyRows) else LazyRows(X)
         self._train(
-            X[fit_rows], y_index[fit_rows], weights[fit_rows], X[val_rows], y_index[val_rows]
+            rows[fit_rows], y_index[fit_rows], weights[fit_rows], rows[val_rows], y_index[val_rows]
         )
         return self
 
@@ -141,7 +157,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
                 total = 0.0
                 for start in range(0, len(y), self.batch_size):
                     rows = np.sort(order[start : start + self.batch_size])
-                    xb = torch.from_numpy(self._batch(X[rows], rng)).to(device)
+                    xb = torch.from_numpy(self._batch(read_rows(X, rows), rng)).to(device)
                     yb = torch.from_numpy(y[rows]).to(device)
                     wb = torch.from_numpy(weights[rows].astype(np.float32)).to(device)
                     optimizer.zero_grad(set_to_none=True)
@@ -187,7 +203,8 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         out = np.empty((len(X), len(self.classes_)), dtype=np.float64)
         with torch.inference_mode():
             for start in range(0, len(X), self.predict_batch):
-                xb = torch.from_numpy(self._batch(X[start : start + self.predict_batch], None))
+                batch = read_rows(X, slice(start, start + self.predict_batch))
+                xb = torch.from_numpy(self._batch(batch, None))
                 logits = self.module_(xb.to(device)).double()
                 out[start : start + len(xb)] = torch.softmax(logits, dim=1).cpu().numpy()
         return out
@@ -196,8 +213,7 @@ class TorchClassifier(ClassifierMixin, BaseEstimator):
         # No thread setting here: set_num_threads is process-wide, and a server predicting on
         # several threads sets it once at start-up.
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=_DTYPES, allow_nd=True, reset=False)
-        return self._proba(X)
+        return self._proba(_validate(self, X, reset=False))
 
     def predict(self, X) -> np.ndarray:
         proba = self.predict_proba(X)  # (raises NotFittedError before classes_ is read)

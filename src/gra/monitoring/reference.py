@@ -12,6 +12,7 @@ import pandas as pd
 from gra.errors import UserError
 from gra.features.pipeline import FeatureTable
 from gra.models import FeatureMatrix
+from gra.models.inputs import LazyRows
 
 REFERENCE_FILE = "reference.parquet"
 TRAINING_SPLITS = ("train", "val")  # the speakers the champion's fold models learnt from
@@ -30,7 +31,7 @@ def build_reference(
         position = np.sort(np.random.default_rng(seed).choice(position, rows, replace=False))
     vectors = features.vectors.iloc[position]
     columns = features.feature_columns
-    patches = None if features.patches is None else np.asarray(features.patches[position])
+    patches = None if features.patches is None else LazyRows(features.patches, position)
     X = FeatureMatrix(vectors[columns].to_numpy(dtype=np.float32), columns, patches)
     out = vectors[columns].astype(np.float32).reset_index(drop=True)
     out["speech_seconds"] = vectors["speech_seconds"].to_numpy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from gra.artifacts import QUARANTINE, read_table, write_features, write_json
+from gra.artifacts import PATCHES, QUARANTINE, read_table, write_features, write_json
 from gra.config import Settings
 from gra.errors import UserError
 from gra.features.pipeline import FeatureTable, featurize
@@ -16,7 +16,12 @@ def run(settings: Settings) -> FeatureTable:
     started = time.perf_counter()
     with bar("featurize", len(splits)) as advance:
         table = featurize(
-            splits, settings.audio, settings.featurize, settings.paths.cache, progress=advance
+            splits,
+            settings.audio,
+            settings.featurize,  # logmel in its sets only when a candidate reads patches
+            settings.paths.cache,
+            progress=advance,
+            patches_to=settings.paths.features / PATCHES,  # written in place, a clip at a time
         )
     seconds = time.perf_counter() - started
     write_features(table, settings.paths.features)
