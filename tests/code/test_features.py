@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from read_recorder import RecordingArray
 
 from gra.features.extract import extract_clip
 from gra.features.pipeline import featurize
@@ -200,22 +201,6 @@ def test_without_a_frame_family_no_patch_is_computed_or_written(tmp_path, settin
     assert back.stats["cache_hits"] == 3 and back.patches is None
 
 
-class _Reads:
-    """An array that records the rows of every read (what a memory map would load)."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.array, self.reads = array, []
-        self.shape, self.ndim, self.dtype = array.shape, array.ndim, array.dtype
-
-    def __len__(self) -> int:
-        return len(self.array)
-
-    def __getitem__(self, key):
-        out = self.array[key]
-        self.reads.append(len(out))
-        return out
-
-
 def test_task_data_leaves_the_patches_on_disk(settings):
     """Training and scoring a vector family never reads a patch, and a frame family's rows
     are an index until it asks for them."""
@@ -230,7 +215,7 @@ def test_task_data_leaves_the_patches_on_disk(settings):
     vectors.insert(0, "speech_seconds", 1.0)
     vectors.insert(0, "duration", 2.0)
     vectors.insert(0, "clip_id", [f"c{i}" for i in range(n)])
-    patches = _Reads(rng.normal(size=(n, 4, 6)).astype(np.float16))
+    patches = RecordingArray(rng.normal(size=(n, 4, 6)).astype(np.float16))
     table = FeatureTable(vectors, patches, pd.DataFrame(columns=["clip_id", "path", "reason"]))
     splits = pd.DataFrame(
         {

@@ -8,6 +8,7 @@ import pickle
 import joblib
 import numpy as np
 import pytest
+from read_recorder import RecordingArray
 
 from gra.config import TrainSettings
 from gra.models import FeatureMatrix, TaskModel, build, design_matrix
@@ -98,22 +99,6 @@ def test_a_class_absent_from_training_keeps_a_zero_column(data):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
 
 
-class _Reads:
-    """A memory-mapped array that records how many rows each read loads."""
-
-    def __init__(self, array: np.ndarray) -> None:
-        self.array, self.reads = array, []
-        self.shape, self.ndim, self.dtype = array.shape, array.ndim, array.dtype
-
-    def __len__(self) -> int:
-        return len(self.array)
-
-    def __getitem__(self, key):
-        out = self.array[key]
-        self.reads.append(len(out))
-        return out
-
-
 def test_a_frame_family_trains_from_a_memory_mapped_file_a_batch_at_a_time(tmp_path):
     """The speaker-fold ensemble of a frame family, fitted on LazyRows of a .npy memory map
     (what `gra train cnn` gets): the same model as from the array in memory, and no read
@@ -123,7 +108,7 @@ def test_a_frame_family_trains_from_a_memory_mapped_file_a_batch_at_a_time(tmp_p
 
     X, y = _clips(300, seed=4)
     np.save(tmp_path / "logmel.npy", X)
-    mapped = _Reads(np.load(tmp_path / "logmel.npy", mmap_mode="r"))
+    mapped = RecordingArray(np.load(tmp_path / "logmel.npy", mmap_mode="r"))
     groups = np.arange(300) // 3  # speakers of three clips
     cnn = {"epochs": 1, "channels": [4], "batch_size": 16, "crop_frames": 80}
     t = TrainSettings(cnn=cnn, device="cpu")  # (bit-for-bit comparison: CPU)
