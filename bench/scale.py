@@ -14,6 +14,11 @@ under /usr/bin/time: wall seconds and peak resident memory (RSS) of the stage's 
 largest process. Per stage, the growth exponent b of time ~ N^b (and of RSS) between the two
 largest sizes, and both extrapolated from the largest size to 1,000,000 clips.
 
+Cold featurization (`--cold-clips M`, 0 to skip): M distinct clips through `gra featurize` with an
+empty cache, once on the local process pool (featurize.workers) and once on a real Dask cluster
+the bench starts on 127.0.0.1: a `dask scheduler` and two `dask worker` processes (one thread
+each), separate from the client; clips per second from the step's own report.
+
 Results go to stdout and bench/out/scale.{json,md}.
 """
 
@@ -24,6 +29,8 @@ import csv
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -80,12 +87,15 @@ def source_rows(source: Path) -> int:
     )
 
 
-def make_project(folder: Path, corpus: Path, cache: Path, families: list[str]) -> None:
+def make_project(
+    folder: Path, corpus: Path, cache: Path, families: list[str], dask_address: str | None = None
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"]["sources"] = [str(corpus)]
     params["paths"]["cache"] = str(cache)
     params["train"]["candidates"] = families
+    params["featurize"]["dask_address"] = dask_address
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -114,6 +124,66 @@ def timed(stage: str, project: Path) -> dict:
     return {"seconds": round(seconds, 1), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
+def loopback_cluster(folder: Path, workers: int = 2) -> tuple[str, list[subprocess.Popen]]:
+    """A `dask scheduler` and `workers` `dask worker` processes (one thread each) on 127.0.0.1,
+    started as a user starts them; (scheduler address, processes)."""
+    from distributed import Client
+
+    folder.mkdir(parents=True, exist_ok=True)
+    info = folder / "scheduler.json"
+    info.unlink(missing_ok=True)
+    dask = Path(sys.executable).parent / "dask"
+    common = ["--no-dashboard", "--scheduler-file", str(info)]
+    commands = [[str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", *common]] + [
+        [str(dask), "worker", "--host", "127.0.0.1", "--nthreads", "1", "--name", f"w{k}"]
+        + ["--local-directory", str(folder / f"w{k}"), *common]
+        for k in range(workers)
+    ]
+    procs = []
+    for k, command in enumerate(commands):
+        log = (folder / f"{command[1]}-{k}.log").open("wb")
+        procs.append(
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        )
+        while k == 0 and not (info.exists() and info.read_text().strip()):
+            time.sleep(0.1)  # workers read the scheduler's address from this file
+    with Client(scheduler_file=str(info), timeout=60) as client:
+        client.wait_for_workers(workers, timeout=60)
+        return client.scheduler.address, procs
+
+
+def cold_featurize(source: Path, out: Path, n_clips: int) -> dict[str, dict]:
+    """Clips per second of `gra featurize` with an empty cache: local pool, then Dask cluster."""
+    corpus = out / "corpus-cold"
+    rows = replicate(source, corpus, min(n_clips, source_rows(source)))
+    results = {}
+    procs: list[subprocess.Popen] = []
+    try:
+        for backend in ("local pool", "dask cluster"):
+            address = None
+            if backend == "dask cluster":
+                address, procs = loopback_cluster(out / "dask")
+            project = out / f"project-cold-{backend.split()[0]}"
+            cache = project / "cache"
+            shutil.rmtree(cache, ignore_errors=True)
+            make_project(project, corpus, cache, ["logreg"], dask_address=address)
+            for stage in ("ingest", "split"):
+                timed(stage, project)
+            run = timed("featurize", project)
+            report = json.loads((project / "reports" / "featurize.json").read_text())
+            results[backend] = run | {
+                "clips": rows,
+                "extracted": report["extracted"],
+                "clips_per_second": report["clips_per_second"],
+            }
+            print(f"cold featurize, {backend}: {results[backend]}", flush=True)
+    finally:
+        for proc in reversed(procs):  # workers first, then the scheduler
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    return results
+
+
 def growth(sizes: list[int], values: list[float]) -> tuple[float, float]:
     """(b, value at 1M): the exponent of v ~ N^b between the two largest sizes (at small N a
     stage's fixed start-up cost hides its growth), extrapolated from the largest."""
@@ -128,7 +198,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="4000,16000,64000")
     parser.add_argument("--out", type=Path, default=Path("/tmp/gra-scale"))
     parser.add_argument("--families", default="logreg,svm,random_forest,mlp")
+    parser.add_argument("--cold-clips", type=int, default=500)
     args = parser.parse_args()
+    cold = cold_featurize(args.source, args.out, args.cold_clips) if args.cold_clips else {}
     sizes = [int(s) for s in args.sizes.split(",")]
     families = args.families.split(",")
     stages = STAGES + [f"train {f}" for f in families] + ["evaluate"]
@@ -165,11 +237,28 @@ def main() -> None:
         cells = " | ".join(f"{s:,.1f} / {m:,.0f}" for s, m in zip(seconds, rss, strict=True))
         at_1m = f"{t1m / 3600:,.1f} h / {m1m / 1024:,.1f} GB"
         table.append(f"| {stage} | {cells} | {bt:.2f} | {bm:.2f} | {at_1m} |")
+    if cold:
+        table += [
+            "",
+            f"Cold featurization, {next(iter(cold.values()))['clips']:,} distinct clips, "
+            "empty cache:",
+            "",
+            "| backend | wall s | clips/s | peak RSS MB (client) |",
+            "|---|---|---|---|",
+        ] + [
+            f"| {b} | {r['seconds']:,.1f} | {r['clips_per_second']:,.1f} | "
+            f"{r['peak_rss_mb']:,.0f} |"
+            for b, r in cold.items()
+        ]
     print("\n".join(table))
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "scale.json").write_text(
-        json.dumps({"sizes": sizes, "stages": results, "growth": summary}, indent=2) + "\n"
+        json.dumps(
+            {"sizes": sizes, "stages": results, "growth": summary, "cold_featurize": cold},
+            indent=2,
+        )
+        + "\n"
     )
     (out / "scale.md").write_text("\n".join(table) + "\n")
 

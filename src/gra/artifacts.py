@@ -40,10 +40,12 @@ def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def read_table(path: Path, produced_by: str) -> pd.DataFrame:
+def read_table(path: Path, produced_by: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """A step's parquet output (only `columns`, when given: at a million clips the sentence
+    text alone is hundreds of MB a step may not need)."""
     if not Path(path).exists():
         raise UserError(f"{path} is missing: run `gra {produced_by}` (or `dvc repro`) first.")
-    return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=columns)
 
 
 def write_features(table: FeatureTable, directory: Path) -> None:
@@ -51,7 +53,7 @@ def write_features(table: FeatureTable, directory: Path) -> None:
     one is removed). Patches already mapped from <directory>/logmel.npy (featurize was given
     that file) stay as they are; others are copied a block of rows at a time."""
     directory.mkdir(parents=True, exist_ok=True)
-    table.vectors.to_parquet(directory / VECTORS, index=False)
+    write_parquet_blocks(table.vectors, directory / VECTORS)
     table.quarantine.to_csv(directory / QUARANTINE, index=False)
     patch_file = directory / PATCHES
     if table.patches is None:
@@ -64,6 +66,22 @@ def write_features(table: FeatureTable, directory: Path) -> None:
         write_patches(
             patch_file, (row for block in blocks for row in block), len(patches), patches.shape[1:]
         )
+
+
+def write_parquet_blocks(frame: pd.DataFrame, path: Path, block: int = 65_536) -> None:
+    """frame as one parquet file, converted to Arrow a block of rows at a time: `to_parquet`
+    converts the whole frame first, a second copy of a million-row feature table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = pa.Table.from_pandas(frame.iloc[:block], preserve_index=False)
+    with pq.ParquetWriter(path, first.schema) as writer:
+        writer.write_table(first)
+        for start in range(block, len(frame), block):
+            part = frame.iloc[start : start + block]
+            writer.write_table(
+                pa.Table.from_pandas(part, schema=first.schema, preserve_index=False)
+            )
 
 
 def _maps(patches: np.ndarray, path: Path) -> bool:

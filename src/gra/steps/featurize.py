@@ -12,7 +12,7 @@ from gra.progress import bar
 
 
 def run(settings: Settings) -> FeatureTable:
-    splits = read_table(settings.paths.splits, "split")
+    splits = read_table(settings.paths.splits, "split", columns=["clip_id", "path"])
     started = time.perf_counter()
     with bar("featurize", len(splits)) as advance:
         table = featurize(
