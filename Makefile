@@ -14,13 +14,37 @@ export BENTOML_DO_NOT_TRACK := true
 export GX_ANALYTICS_ENABLED := false
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: demo test lint format bench accuracy learning-curve serve schedule monitor clean
+.PHONY: demo test lint format lock bench accuracy learning-curve serve schedule monitor clean
 
-$(VENV)/.installed: pyproject.toml
+# The environment comes from the lock (every package pinned, with hashes), not from a fresh
+# resolution of pyproject.toml's ranges; gra itself is installed on top without dependencies.
+LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/runtime.txt
+
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+# `make lock` re-resolves pyproject.toml into the lock, keeping every pin it can (add
+# LOCK_ARGS=--upgrade, or --upgrade-package NAME, to move versions), for CI's platform whatever
+# machine runs it. uv does not read pip's configuration, so it gets the same wheel folder and
+# local indexes pip uses here. runtime.txt, what the bento installs, is pyproject's runtime part
+# with the lock's versions.
+LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
+PIP_SOURCES = $(foreach d,$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null),\
+	--find-links $(d)) $(foreach u,$(shell $(PYTHON) -m pip config get global.extra-index-url \
+	2>/dev/null),--extra-index-url $(u))
+UV_COMPILE = $(VENV)/bin/uv pip compile -q pyproject.toml $(LOCK_PLATFORM) \
+	--index-strategy unsafe-best-match $(PIP_SOURCES) -c requirements/constraints.txt \
+	--custom-compile-command 'make lock'
+
+lock:
+	test -x $(VENV)/bin/uv || { test -x $(PY) || $(PYTHON) -m venv $(VENV); $(PY) -m pip install -q uv; }
+	$(UV_COMPILE) --extra dev --generate-hashes $(LOCK_ARGS) -o $(LOCK)
+	$(UV_COMPILE) -c $(LOCK) --no-annotate -o $(RUNTIME_LOCK)
 
 demo: $(VENV)/.installed
 	test -d data/raw/demo || $(VENV)/bin/gra demo-data --out data/raw/demo --seed 0

@@ -30,6 +30,7 @@ from gra.features.extract import features_from_speech
 from gra.models import FeatureMatrix, TaskModel, load, predict_tasks
 from gra.models.families import family as family_of
 from gra.store import store_home
+from gra.versions import package_versions
 
 BUNDLE_FILE = "bundle.json"
 
@@ -114,6 +115,8 @@ def build_bundle(
         "data_version": data_version(settings),
         "trained_on": trained_on(settings),
         "git_commit": _git_commit(),
+        # The packages that trained it: serving warns when it runs others (gra.versions).
+        "versions": package_versions(),
     }
     (out / BUNDLE_FILE).write_text(json.dumps(info, indent=2))
     return out

@@ -35,8 +35,11 @@ def _project(tmp_path: Path, corpus: Path) -> Path:
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".dvcignore", "bentofile.yaml", "pyproject.toml"):
         shutil.copy(ROOT / name, project / name)
-    shutil.copytree(corpus, project / "data" / "raw" / "demo")
+    shutil.copytree(ROOT / "requirements", project / "requirements")  # what the bento installs
+    # Not data/raw/demo: the demo_data stage would build the full demo corpus there.
+    shutil.copytree(corpus, project / "data" / "raw" / "tiny")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["sources"] = ["data/raw/tiny"]
     params["train"].update(candidates=["random_forest"], cv_folds=2, random_forest=STUMP)
     params["featurize"].update(workers=1, sets=["mfcc", "spectral", "prosodic"])
     params["gate"].update(min_test={}, max_test={})

@@ -19,7 +19,8 @@ def test_built_bento_serves_its_pinned_champion(champion_project, clips, tmp_pat
     shutil.copytree(champion_project / "bentoml", home)
     context = tmp_path / "context"
     shutil.copytree(ROOT / "src", context / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("bentofile.yaml", "pyproject.toml"):
+    for name in ("bentofile.yaml", "pyproject.toml", "requirements/runtime.txt"):
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, context / name)
     shutil.copy(champion_project / "params.yaml", context / "params.yaml")
     env = {**service_env(champion_project), "BENTOML_HOME": str(home)}
@@ -30,6 +31,11 @@ def test_built_bento_serves_its_pinned_champion(champion_project, clips, tmp_pat
     assert build.returncode == 0, build.stderr
     assert 'Successfully built Bento(tag="gra:' in build.stdout
     champion = _latest_model(home)
+    # The bento installs the lock's runtime pins, the CPU torch from PyTorch's CPU index.
+    bento = next((home / "bentos" / "gra").glob("*/env/python"))
+    packed = (bento / "requirements.txt").read_text().splitlines()
+    assert set((ROOT / "requirements" / "runtime.txt").read_text().splitlines()) <= set(packed)
+    assert "download.pytorch.org/whl/cpu" in (bento / "install.sh").read_text()
 
     # A newer champion appears after the build: the bento must keep serving its own.
     newer = home / "models" / "gra" / "zzzzzzzzzzzzzzzz"

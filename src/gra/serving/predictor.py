@@ -30,6 +30,7 @@ from gra.registry import Champion, current_champion
 from gra.serving.batching import MicroBatcher
 from gra.serving.input_checks import input_warnings, windows_warning
 from gra.uncertainty import answer_confidence
+from gra.versions import warn_if_different
 
 Source = str | Path | bytes
 
@@ -97,6 +98,9 @@ class Predictor:
             self._within[task] = chosen.get("within_groups", 0)
         known = champion.info.get("trained_on") or {}  # before it was recorded: null (unknown)
         self.trained_on = {k: known.get(k) for k in ("synthetic", "clips", "speakers")}
+        # Once per load, in the service and in `gra predict`: other package versions than the
+        # ones that trained it may change its answers (bundles from before record none).
+        self.version_differences = warn_if_different(champion.info.get("versions"), champion.tag)
 
     @classmethod
     def from_settings(cls, settings: Settings, log: bool = True) -> Predictor:
