@@ -171,9 +171,12 @@ def test_nan_feature_is_named(settings):
     df, names = _features()
     df.loc[2, "mfcc_1"] = np.nan
     report = validate_features(df, names, settings)
-    check = _failed(report, "expect_column_values_to_be_in_set", "nonfinite_columns")
-    assert "mfcc_1" in check.detail and "nan" in check.detail and "clip2" in check.detail
+    # GX's own expectation on every feature value (one row per clip and feature).
+    check = _failed(report, "expect_column_values_to_not_be_null", "value")
+    assert "1 of 20 feature values are NaN" in check.detail
+    assert "mfcc_1 (1 row)" in check.detail and "clip2: mfcc_1=nan" in check.detail
     assert "mfcc_1" in report.summary()
+    assert all(c.success for c in report.checks if c is not check)
 
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf])
@@ -181,16 +184,42 @@ def test_inf_feature_is_named(settings, value):
     df, names = _features()
     df.loc[4, "mfcc_3"] = value
     report = validate_features(df, names, settings)
-    check = _failed(report, "expect_column_values_to_be_in_set", "nonfinite_columns")
-    assert f"mfcc_3={value:g}" in check.detail and "clip4" in check.detail
+    check = _failed(report, "expect_column_values_to_be_between", "value")
+    assert f"clip4: mfcc_3={value:g}" in check.detail and "inf or |value| >= 1e+06" in check.detail
 
 
 def test_huge_feature_value_is_named(settings):
     df, names = _features()
     df.loc[0, "mfcc_0"] = 5e7
     report = validate_features(df, names, settings)
-    check = _failed(report, "expect_column_values_to_be_in_set", "out_of_range_columns")
-    assert "mfcc_0=5e+07" in check.detail and "clip0" in check.detail
+    check = _failed(report, "expect_column_values_to_be_between", "value")
+    assert "clip0: mfcc_0=5e+07" in check.detail and "mfcc_0 (1 row)" in check.detail
+
+
+def test_text_feature_value_counts_as_not_a_number(settings):
+    df, names = _features()
+    df["mfcc_2"] = df["mfcc_2"].astype(object)
+    df.loc[3, "mfcc_2"] = "oops"
+    report = validate_features(df, names, settings)
+    check = _failed(report, "expect_column_values_to_not_be_null", "value")
+    assert "clip3: mfcc_2=nan" in check.detail
+
+
+def test_feature_values_in_blocks_are_merged(settings, monkeypatch):
+    """Large tables go to GX a block of clips at a time; the report counts every block."""
+    from gra import validation
+
+    monkeypatch.setattr(validation, "_BLOCK_CELLS", 8)  # 2 clips of 4 features a block
+    df, names = _features(rows=5)
+    df.loc[0, "mfcc_1"] = np.inf
+    df.loc[4, "mfcc_2"] = np.nan
+    df.loc[3, "mfcc_2"] = np.nan
+    report = validate_features(df, names, settings)
+    nan = _failed(report, "expect_column_values_to_not_be_null", "value")
+    assert nan.detail.startswith("2 of 20 feature values are NaN")
+    assert "mfcc_2 (2 rows)" in nan.detail and "clip3: mfcc_2=nan, clip4: mfcc_2=nan" in nan.detail
+    big = _failed(report, "expect_column_values_to_be_between", "value")
+    assert big.detail.startswith("1 of 20") and "clip0: mfcc_1=inf" in big.detail
 
 
 def test_missing_feature_column_is_named(settings):
