@@ -185,11 +185,78 @@ def cold_featurize(source: Path, out: Path, n_clips: int) -> dict[str, dict]:
 
 
 def growth(sizes: list[int], values: list[float]) -> tuple[float, float]:
-    """(b, value at 1M): the exponent of v ~ N^b between the two largest sizes (at small N a
-    stage's fixed start-up cost hides its growth), extrapolated from the largest."""
+    """(b, value at 1M): b is the exponent of v ~ N^b between the two largest sizes (at small N
+    a stage's fixed start-up cost hides its growth). The 1M value is the larger of that power
+    law and the straight line through the two points (start-up + a cost per clip: when b < 1
+    the power law would flatten the per-clip part away), both from the largest size."""
     (n1, v1), (n2, v2) = sorted(zip(sizes, np.maximum(values, 1e-3), strict=True))[-2:]
     b = float(np.log(v2 / v1) / np.log(n2 / n1))
-    return b, float(v2 * (MILLION / n2) ** b)
+    power = v2 * (MILLION / n2) ** b
+    line = v2 + (v2 - v1) / (n2 - n1) * (MILLION - n2)
+    return b, float(max(power, line))
+
+
+def render(data: dict, workers: tuple[int, ...] = (2, 8, 32)) -> list[str]:
+    """The Markdown tables of a bench result (as written to scale.json)."""
+    sizes = data["sizes"]
+    table = [
+        "| stage | " + " | ".join(f"N={n:,}: s / MB" for n in sizes) + " | time ~ N^b | "
+        "RSS ~ N^b | 1M clips: time / RSS |",
+        "|---|" + "---|" * (len(sizes) + 3),
+    ]
+    total_1m = 0.0
+    for stage, by_n in data["stages"].items():
+        seconds = [by_n[str(n)]["seconds"] for n in sizes]
+        rss = [by_n[str(n)]["peak_rss_mb"] for n in sizes]
+        (bt, t1m), (bm, m1m) = growth(sizes, seconds), growth(sizes, rss)
+        total_1m += t1m
+        cells = " | ".join(f"{s:,.1f} / {m:,.0f}" for s, m in zip(seconds, rss, strict=True))
+        at_1m = f"{t1m / 3600:,.2f} h / {m1m / 1024:,.1f} GB"
+        table.append(f"| {stage} | {cells} | {bt:.2f} | {bm:.2f} | {at_1m} |")
+    cold = data.get("cold_featurize") or {}
+    if not cold:
+        return table
+    clips = next(iter(cold.values()))["clips"]
+    table += [
+        "",
+        f"Cold featurization, {clips:,} distinct clips, empty cache (peak RSS of the client "
+        "process; on the local pool the largest process is a worker):",
+        "",
+        "| backend | wall s | clips/s | peak RSS MB |",
+        "|---|---|---|---|",
+    ] + [
+        f"| {b} | {r['seconds']:,.1f} | {r['clips_per_second']:,.1f} | {r['peak_rss_mb']:,.0f} |"
+        for b, r in cold.items()
+    ]
+    local = cold["local pool"]["clips_per_second"]
+    per_worker = cold["dask cluster"]["clips_per_second"] / 2  # the bench's two workers
+    hours = [
+        f"2 cores (local pool): {(total_1m + MILLION / local) / 3600:,.1f} h "
+        f"({MILLION / local / 3600:,.1f} h of it cold featurization)"
+    ] + [
+        f"{k} Dask workers of this speed: {(total_1m + MILLION / (k * per_worker)) / 3600:,.1f} h"
+        for k in workers
+    ]
+    table += [
+        "",
+        "A 1M-clip release end to end (every stage above extrapolated, plus featurization with an "
+        "empty cache): " + "; ".join(hours) + ".",
+    ]
+    return table
+
+
+def again(out: Path, stages: list[str]) -> None:
+    """Re-measure some stages in the projects the last full run left in `out`."""
+    path = ROOT / "bench" / "out" / "scale.json"
+    data = json.loads(path.read_text())
+    for n in data["sizes"]:
+        for stage in stages:
+            data["stages"][stage][str(n)] = timed(stage, out / f"project-{n}")
+            print(f"N={n:,} {stage}: {data['stages'][stage][str(n)]}", flush=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    table = render(data)
+    (path.parent / "scale.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
 
 
 def main() -> None:
@@ -199,7 +266,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/gra-scale"))
     parser.add_argument("--families", default="logreg,svm,random_forest,mlp")
     parser.add_argument("--cold-clips", type=int, default=500)
+    parser.add_argument("--render", type=Path, help="only print the tables of this scale.json")
+    parser.add_argument(
+        "--again",
+        default=None,
+        help="comma-separated stages to measure again in the projects of the last run (after "
+        "a change to them); their figures replace those in bench/out/scale.json",
+    )
     args = parser.parse_args()
+    if args.render:
+        print("\n".join(render(json.loads(args.render.read_text()))))
+        return
+    if args.again:
+        again(args.out, args.again.split(","))
+        return
     cold = cold_featurize(args.source, args.out, args.cold_clips) if args.cold_clips else {}
     sizes = [int(s) for s in args.sizes.split(",")]
     families = args.families.split(",")
@@ -223,43 +303,13 @@ def main() -> None:
         for stage in stages:
             results[stage][n] = timed(stage, project)
             print(f"N={rows:,} {stage}: {results[stage][n]}", flush=True)
-    table = [
-        "| stage | " + " | ".join(f"N={n:,}: s / MB" for n in sizes) + " | time ~ N^b | "
-        "RSS ~ N^b | 1M clips: time / RSS |",
-        "|---|" + "---|" * (len(sizes) + 3),
-    ]
-    summary = {}
-    for stage, by_n in results.items():
-        seconds = [by_n[n]["seconds"] for n in sizes]
-        rss = [by_n[n]["peak_rss_mb"] for n in sizes]
-        (bt, t1m), (bm, m1m) = growth(sizes, seconds), growth(sizes, rss)
-        summary[stage] = {"time_exponent": bt, "rss_exponent": bm, "1M_s": t1m, "1M_mb": m1m}
-        cells = " | ".join(f"{s:,.1f} / {m:,.0f}" for s, m in zip(seconds, rss, strict=True))
-        at_1m = f"{t1m / 3600:,.1f} h / {m1m / 1024:,.1f} GB"
-        table.append(f"| {stage} | {cells} | {bt:.2f} | {bm:.2f} | {at_1m} |")
-    if cold:
-        table += [
-            "",
-            f"Cold featurization, {next(iter(cold.values()))['clips']:,} distinct clips, "
-            "empty cache:",
-            "",
-            "| backend | wall s | clips/s | peak RSS MB (client) |",
-            "|---|---|---|---|",
-        ] + [
-            f"| {b} | {r['seconds']:,.1f} | {r['clips_per_second']:,.1f} | "
-            f"{r['peak_rss_mb']:,.0f} |"
-            for b, r in cold.items()
-        ]
+    data = {"sizes": sizes, "stages": results, "cold_featurize": cold}
+    data = json.loads(json.dumps(data))  # sizes as strings, as when read back
+    table = render(data)
     print("\n".join(table))
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "scale.json").write_text(
-        json.dumps(
-            {"sizes": sizes, "stages": results, "growth": summary, "cold_featurize": cold},
-            indent=2,
-        )
-        + "\n"
-    )
+    (out / "scale.json").write_text(json.dumps(data, indent=2) + "\n")
     (out / "scale.md").write_text("\n".join(table) + "\n")
 
 
