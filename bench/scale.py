@@ -245,11 +245,11 @@ def render(data: dict, workers: tuple[int, ...] = (2, 8, 32)) -> list[str]:
     return table
 
 
-def again(out: Path, stages: list[str]) -> None:
-    """Re-measure some stages in the projects the last full run left in `out`."""
+def again(out: Path, stages: list[str], sizes: list[int]) -> None:
+    """Re-measure some stages at some sizes in the projects the last full run left in `out`."""
     path = ROOT / "bench" / "out" / "scale.json"
     data = json.loads(path.read_text())
-    for n in data["sizes"]:
+    for n in sizes:
         for stage in stages:
             data["stages"][stage][str(n)] = timed(stage, out / f"project-{n}")
             print(f"N={n:,} {stage}: {data['stages'][stage][str(n)]}", flush=True)
@@ -278,7 +278,7 @@ def main() -> None:
         print("\n".join(render(json.loads(args.render.read_text()))))
         return
     if args.again:
-        again(args.out, args.again.split(","))
+        again(args.out, args.again.split(","), [int(s) for s in args.sizes.split(",")])
         return
     cold = cold_featurize(args.source, args.out, args.cold_clips) if args.cold_clips else {}
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -133,9 +133,11 @@ class SvmSettings(_Section):
     calibration: Literal["sigmoid", "isotonic", "temperature"] = "temperature"
     calibration_folds: int = Field(3, ge=2)
     # Above this many training rows an exact RBF SVC (cost ~ rows^2) gives way to a Nystroem
-    # kernel approximation with this many components and a linear SVM (cost ~ rows).
+    # kernel approximation with this many components and a linear SVM trained by averaged
+    # SGD for approx_epochs passes (cost ~ rows).
     exact_max_rows: int = Field(20000, ge=1)
     approx_components: int = Field(1000, ge=10)
+    approx_epochs: int = Field(20, ge=1)
 
 
 class ForestSettings(_Section):
