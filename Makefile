@@ -82,5 +82,11 @@ schedule: $(VENV)/.installed
 monitor: $(VENV)/.installed
 	$(VENV)/bin/gra monitor
 
+# The exploration notebooks top to bottom (GRA_NOTEBOOK_SOURCE=... for another source);
+# executed copies in .gra/notebooks/, the committed ones stay without outputs.
+.PHONY: notebooks
+notebooks: $(VENV)/.installed
+	$(PY) notebooks/run.py
+
 clean:
 	rm -rf data/prepared data/features models reports metrics plots .gra/cache

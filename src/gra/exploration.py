@@ -302,7 +302,8 @@ def group_summary(
 ) -> pd.DataFrame:
     """Clips, median and interquartile range of one feature per group (rows: the first of
     `by`; columns: statistic x the others)."""
-    grouped = frame.groupby(list(by), observed=True)[column]
+    values = frame[column].astype(np.float64)  # float32 would print 252.432999
+    grouped = values.groupby([frame[b] for b in by], observed=True)
     table = pd.DataFrame(
         {
             "clips": grouped.size(),
@@ -475,7 +476,10 @@ def scores_table(results: Mapping[str, TaskEvaluation]) -> pd.DataFrame:
             if m in r.test
         }
         rows.append(row)
-    return pd.DataFrame(rows).set_index("task")
+    table = pd.DataFrame(rows).set_index("task")
+    # CV columns first, then test (gender rows have no error-in-groups columns: blank).
+    order = sorted(table.columns, key=lambda c: (not c.startswith("cv_"), c != "test_clips"))
+    return table[order]
 
 
 # ---- running notebooks ----
