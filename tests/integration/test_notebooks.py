@@ -29,10 +29,12 @@ def environ(demo_corpus, tmp_path_factory) -> dict[str, str]:
 
 
 def test_the_kernel_is_this_python():
-    from jupyter_client import KernelManager
+    import nbformat
+    from nbclient import NotebookClient
 
     # ipykernel's spec says "python", which jupyter_client runs as the Python it runs in.
-    assert KernelManager(kernel_name="python3").format_kernel_cmd()[0] == sys.executable
+    client = NotebookClient(nbformat.v4.new_notebook(), kernel_name="python3")
+    assert client.create_kernel_manager().format_kernel_cmd()[0] == sys.executable
 
 
 def _outputs(notebook, tag: str) -> list:
