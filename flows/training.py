@@ -54,6 +54,10 @@ class StageFailed(RuntimeError):
         self.user_error = any(line.startswith("error:") for line in lines)
 
 
+class GateRefused(RuntimeError):
+    """The gate stage ran (or was up to date) and its record says nothing was promoted."""
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     # Stage commands (`gra ...`) live next to this interpreter, whatever PATH says.
@@ -134,7 +138,7 @@ def metrics_markdown(evaluation: dict, gate: dict | None) -> str:
         *markdown_table(METRICS_HEADERS, metrics_rows(evaluation)),
     ]
     if gate:
-        verdict = f"promoted `{gate['promoted']}`" if gate["passed"] else "failed"
+        verdict = f"champion `{gate['promoted']}`" if gate["passed"] else "failed"
         lines += ["", f"Gate: {verdict}."] + [f"- {r}" for r in gate["reasons"]]
     return "\n".join(lines)
 
@@ -182,7 +186,15 @@ def training(refresh_sources: bool = False) -> dict:
     print_metrics(evaluation)
     if gate:
         print(f"gate: {'passed, champion ' + gate['promoted'] if gate['passed'] else 'failed'}")
-    promoted = outcome.get("gate") == "ran" and gate and gate["passed"]
+        if not gate["passed"]:
+            # The DVC stage records a refusal and exits 0 (so `dvc exp run` keeps the
+            # experiment); a training run that promoted nothing still fails.
+            raise GateRefused(
+                "evaluation gate failed, nothing promoted:\n  " + "\n  ".join(gate["reasons"])
+            )
+    promoted = (
+        outcome.get("gate") == "ran" and gate and gate.get("promotion", "new") != "already champion"
+    )
     bento = None
     if promoted and settings.schedule.build_bento:
         bento = build_bento()

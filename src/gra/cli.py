@@ -84,10 +84,29 @@ def demo_data(
     seed: Annotated[int, typer.Option(help="Same seed, same corpus.")] = 0,
     speakers_per_class: int = 12,
     clips_per_speaker: int = 4,
+    only_if_listed: Annotated[
+        bool,
+        typer.Option(
+            "--only-if-listed",
+            help="Build it only if data.sources lists --out; otherwise write a one-line note "
+            "there (the DVC stage: real-data users never build the demo).",
+        ),
+    ] = False,
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Write the synthetic demo corpus (Common Voice layout). It proves plumbing, not accuracy."""
     from gra.data.demo import make_demo_corpus
     from gra.progress import bar
+
+    if only_if_listed:
+        listed = {Path(s).resolve() for s in _settings(params).data.sources}
+        if out.resolve() not in listed:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "NOT_BUILT.txt").write_text(
+                f"The demo corpus was not built: data.sources does not list {out}.\n"
+            )
+            console.print(f"data.sources does not list {out}: the demo corpus is not built")
+            return
 
     total = speakers_per_class * 12 * clips_per_speaker
     with bar("demo corpus", total) as advance:
@@ -199,14 +218,36 @@ def evaluate(params: ParamsOption = Path("params.yaml")) -> None:
 
 @app.command()
 @_friendly
-def gate(params: ParamsOption = Path("params.yaml")) -> None:
+def gate(
+    exit_zero: Annotated[
+        bool,
+        typer.Option(
+            "--exit-zero",
+            help="A refusal is recorded in reports/gate.json and exits 0 (the DVC stage: a "
+            "refused experiment is still an experiment). Errors still exit 1.",
+        ),
+    ] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
     """Promote the winners to the BentoML store if they pass the evaluation gate."""
+    from gra.errors import GateFailed
     from gra.steps import gate as step
 
     settings = _settings(params)
     _detach(settings.paths.models / "bundle")
-    result = step.run(settings)
-    console.print(f"[green]gate passed[/]: champion is now {result.tag}")
+    try:
+        result = step.run(settings)
+    except GateFailed as exc:
+        if not exit_zero:
+            raise
+        console.print(f"[bold yellow]gate refused[/] (recorded in reports/gate.json): {exc}")
+        return
+    said = {
+        "new": f"champion is now {result.tag}",
+        "reused": f"champion is now {result.tag} again (the store held this exact bundle)",
+        "already champion": f"{result.tag} is already the champion: nothing changed",
+    }
+    console.print(f"[green]gate passed[/]: {said[result.promotion.how]}")
 
 
 @app.command()

@@ -235,25 +235,93 @@ def load_champion(tag: str) -> Champion:
     return Champion.from_directory(Path(model.path), str(model.tag))
 
 
-def promote(bundle: Path, name: str, reason: dict | None = None) -> str:
-    """Save the bundle to the store and make it the champion; returns its tag. `reason` (the
-    gate's comparison) is kept in the history with the data version and commit."""
+# bundle.json fields that decide what a bundle answers; the rest is provenance (metrics, commit,
+# data version, when) that may differ between two builds of the same models.
+_BEHAVIOUR = ("tasks", "columns", "audio", "featurize", "settings_key")
+
+
+def bundle_identity(directory: Path) -> str:
+    """Content hash of what a bundle answers: its task models' files and the settings they run
+    with. Two gate runs over the same candidates (a DVC run-cache restore of the stages before
+    the gate, `dvc exp run` back to earlier params) give the same identity; the drift reference
+    and provenance are left out. The same function over a stored model verifies the store."""
+    info = json.loads((directory / BUNDLE_FILE).read_text())
+    digest = hashlib.sha256(
+        json.dumps({k: info.get(k) for k in _BEHAVIOUR}, sort_keys=True).encode()
+    )
+    for task in sorted(info["tasks"]):
+        for path in sorted(p for p in (directory / task).rglob("*") if p.is_file()):
+            digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class Promotion:
+    """What `promote` did: `how` is "new" (a model added to the store), "reused" (the store
+    already held this exact bundle: the pointer moved to it, nothing added) or "already
+    champion" (nothing changed)."""
+
+    tag: str
+    how: str
+    replaced: str | None = None
+
+
+def _stored_identity(tag: str) -> str | None:
+    """The identity of a stored model recomputed from its files (None: unreadable)."""
+    import bentoml
+
+    try:
+        return bundle_identity(Path(bentoml.models.get(tag).path))
+    except Exception:  # noqa: BLE001 - a broken or foreign model simply does not match
+        return None
+
+
+def _stored_with(name: str, identity: str) -> str | None:
+    """A model of this name whose files are this bundle (metadata says so and its files agree)."""
+    import bentoml
+    from bentoml.exceptions import NotFound
+
+    try:
+        models = bentoml.models.list(name)
+    except NotFound:  # none of this name yet
+        return None
+    for model in models:
+        tag = str(model.tag)
+        if model.info.metadata.get("identity") == identity and _stored_identity(tag) == identity:
+            return tag
+    return None
+
+
+def promote(bundle: Path, name: str, reason: dict | None = None) -> Promotion:
+    """Make the bundle the champion, at most once: a bundle identical to the champion changes
+    nothing, one the store already holds (an earlier champion) gets the pointer back without a
+    second copy, any other is saved as a new model. Each change is kept in the history with
+    `reason` (the gate's comparison), the data version and commit."""
     import bentoml
 
     info = json.loads((bundle / BUNDLE_FILE).read_text())
+    identity = bundle_identity(bundle)
     with _locked(name):
         replaced = current_tag(name)
-        metadata = {
-            "metrics": info["metrics"],
-            "params": info["params"],
-            "data_version": info["data_version"],
-            "git_commit": info["git_commit"],
-            "winners": {t: v["family"] for t, v in info["tasks"].items()},
-            "replaced": replaced or "",  # BentoML metadata cannot hold None
-        }
-        with bentoml.models.create(name, metadata=metadata) as model:
-            shutil.copytree(bundle, model.path, dirs_exist_ok=True)
-        tag = str(model.tag)
+        if replaced and _stored_identity(replaced) == identity:
+            return Promotion(replaced, "already champion", replaced)
+        tag = _stored_with(name, identity)
+        how = "reused" if tag else "new"
+        winners = {t: v["family"] for t, v in info["tasks"].items()}
+        if tag is None:
+            metadata = {
+                "metrics": info["metrics"],
+                "params": info["params"],
+                "data_version": info["data_version"],
+                "git_commit": info["git_commit"],
+                "winners": winners,
+                "replaced": replaced or "",  # BentoML metadata cannot hold None
+                "identity": identity,
+            }
+            with bentoml.models.create(name, metadata=metadata) as model:
+                shutil.copytree(bundle, model.path, dirs_exist_ok=True)
+            tag = str(model.tag)
         record = champion_record(name)
         record["current"] = tag
         record["history"].append(
@@ -265,12 +333,14 @@ def promote(bundle: Path, name: str, reason: dict | None = None) -> str:
                 "reason": reason or {},
                 "data_version": info["data_version"],
                 "git_commit": info["git_commit"],
-                "winners": metadata["winners"],
+                "winners": winners,
                 "metrics": _headline(info["metrics"]),
+                "identity": identity,
+                **({"reused": True} if how == "reused" else {}),
             }
         )
         _write_record(record)
-    return tag
+    return Promotion(tag, how, replaced)
 
 
 def rollback(name: str, to: str | None = None) -> tuple[str, str]:
@@ -283,7 +353,9 @@ def rollback(name: str, to: str | None = None) -> tuple[str, str]:
             raise UserError(f"no champion named {name!r} in the store at {store_home()}")
         promoted = [e["tag"] for e in record["history"] if e["event"] == "promoted"]
         if to is None:
-            earlier = promoted[: promoted.index(current)] if current in promoted else []
+            # The champion's latest promotion (a bundle can be promoted again: "reused").
+            last = len(promoted) - 1 - promoted[::-1].index(current) if current in promoted else 0
+            earlier = [tag for tag in promoted[:last] if tag != current]
             if not earlier:
                 raise UserError(
                     f"{current} is the first champion: there is none before it to roll back to"

@@ -29,9 +29,19 @@ def use_project_store(root: Path | None = None) -> Path:
     """Point BentoML at the project's store unless BENTOML_HOME is already set; returns it."""
     home = os.environ.get("BENTOML_HOME")
     if not home:
-        home = str(project_root(root) / PROJECT_STORE)
+        home = str(_checkout(root) / PROJECT_STORE)
         os.environ["BENTOML_HOME"] = home
     return Path(home)
+
+
+def _checkout(root: Path | None) -> Path:
+    """The project folder whose store a command uses. Under `dvc exp run --temp` or `--queue`
+    the stages run in a copy under .dvc/tmp/exps/; DVC sets DVC_ROOT to the checkout the
+    experiment came from, whose store the gate must compare with and promote into."""
+    dvc_root = os.environ.get("DVC_ROOT")
+    if dvc_root and project_root(Path(dvc_root)) == Path(dvc_root).resolve():
+        return Path(dvc_root).resolve()
+    return project_root(root)
 
 
 def use_project_homes(root: Path | None = None) -> None:

@@ -37,3 +37,17 @@ def test_prefect_home_defaults_to_the_project_and_is_created(tmp_path, monkeypat
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "elsewhere" / "prefect"))
     use_project_homes(root)
     assert (tmp_path / "elsewhere" / "prefect").is_dir()
+
+
+def test_a_dvc_experiment_in_a_temporary_copy_uses_the_checkouts_store(tmp_path, monkeypatch):
+    """`dvc exp run --temp` runs the stages in .dvc/tmp/exps/...; DVC_ROOT names the checkout."""
+    copy = tmp_path / "checkout" / ".dvc" / "tmp" / "exps" / "standalone" / "tmpabc"
+    copy.mkdir(parents=True)
+    root, copy = _project(tmp_path / "checkout"), _project(copy)
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    monkeypatch.chdir(copy)
+    monkeypatch.setenv("DVC_ROOT", str(root))
+    assert use_project_store() == root.resolve() / PROJECT_STORE
+    monkeypatch.delenv("BENTOML_HOME")
+    monkeypatch.delenv("DVC_ROOT")
+    assert use_project_store() == copy.resolve() / PROJECT_STORE

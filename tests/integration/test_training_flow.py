@@ -33,8 +33,10 @@ def _project(tmp_path: Path, corpus: Path) -> Path:
         shutil.copytree(ROOT / name, project / name, ignore=ignore)
     for name in ("dvc.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, project / name)
-    shutil.copytree(corpus, project / "data" / "raw" / "demo")
+    # Not data/raw/demo: the demo_data stage would build the full demo corpus there.
+    shutil.copytree(corpus, project / "data" / "raw" / "tiny")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"]["sources"] = ["data/raw/tiny"]
     # Every family, the CNN included (not a default candidate: too slow on real data).
     params["train"]["candidates"] = ["logreg", "svm", "random_forest", "mlp", "cnn"]
     params["train"]["cnn"].update(epochs=2, channels=[8, 16])

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from serving_fixtures import Server, free_port
 
 BIN = Path(sys.executable).parent
@@ -73,8 +74,18 @@ def test_promotion_history_rollback_and_separate_projects(two_projects, clips):
     first = champion_tag(one)
     assert champion_tag(two) == first
 
-    promoted = gra(one, "gate")  # the same winners pass again: a second champion
-    assert promoted.returncode == 0, promoted.stderr
+    # The same winners again: already the champion, no second copy of it.
+    same = gra(one, "gate")
+    assert same.returncode == 0 and "already the champion" in same.stdout, same.stderr
+    assert champion_tag(one) == first
+    # New winners (another seed, one family) and a gate that needs only its floors: promoted.
+    params = yaml.safe_load((one / "params.yaml").read_text())
+    params["train"].update(seed=43, candidates=["random_forest"])
+    params["gate"]["beat_champion"] = False
+    (one / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for step in (["train", "random_forest"], ["evaluate"], ["gate"]):
+        proc = gra(one, *step)
+        assert proc.returncode == 0, proc.stderr
     second = champion_tag(one)
     assert second != first
     assert champion_tag(two) == first  # the other checkout did not see it

@@ -417,6 +417,43 @@ def _sentence(rng: np.random.Generator, locale: str, n_words: int) -> str:
 SYNTHETIC_MARKER = "SYNTHETIC.txt"
 
 
+def _crc_table() -> list[int]:
+    table = []
+    for i in range(256):
+        crc = i << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+        table.append(crc)
+    return table
+
+
+_OGG_CRC = _crc_table()
+
+
+def _ogg_crc(page: bytes) -> int:
+    """Ogg's page checksum: CRC-32, polynomial 0x04C11DB7, not reflected, no final xor."""
+    crc = 0
+    for byte in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ byte]
+    return crc
+
+
+def _fix_ogg_serial(path: Path, serial: int) -> None:
+    """libsndfile gives each Ogg stream a serial number seeded from the clock: set a fixed one
+    (same seed, same bytes, so DVC's hash of the corpus is reproducible; the audio is
+    untouched)."""
+    data = bytearray(path.read_bytes())
+    at = 0
+    while at + 27 <= len(data) and data[at : at + 4] == b"OggS":
+        segments = data[at + 26]
+        size = 27 + segments + sum(data[at + 27 : at + 27 + segments])
+        data[at + 14 : at + 18] = serial.to_bytes(4, "little")
+        data[at + 22 : at + 26] = bytes(4)
+        data[at + 22 : at + 26] = _ogg_crc(bytes(data[at : at + size])).to_bytes(4, "little")
+        at += size
+    path.write_bytes(bytes(data))
+
+
 def make_demo_corpus(
     out: Path,
     seed: int = 0,
@@ -471,6 +508,8 @@ def make_demo_corpus(
             audio *= rng.uniform(0.3, 0.9) / (np.max(np.abs(audio)) + 1e-12)
             name = f"common_voice_{spk.locale}_demo_{g:06d}.{ext}"
             sf.write(out / spk.locale / "clips" / name, audio.astype(np.float32), sr, **kwargs)
+            if ext == "ogg":
+                _fix_ogg_serial(out / spk.locale / "clips" / name, serial=g + 1)
             up, down = int(rng.integers(2, 6)), int(rng.integers(0, 2))
             fields = (spk.client_id, name, sentence, str(up), str(down), spk.age_label)
             fields += (spk.gender_label, "", spk.locale, "")

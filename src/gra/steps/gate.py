@@ -11,7 +11,15 @@ from gra.errors import GateFailed, OutdatedModel, UserError
 from gra.evaluation import score
 from gra.features.pipeline import featurize
 from gra.monitoring.reference import REFERENCE_FILE, build_reference
-from gra.registry import Champion, build_bundle, current_champion, current_tag, promote
+from gra.registry import (
+    Champion,
+    Promotion,
+    build_bundle,
+    bundle_identity,
+    current_champion,
+    current_tag,
+    promote,
+)
 from gra.steps.evaluate import winner_metrics
 
 
@@ -21,6 +29,7 @@ class GateResult:
     reasons: list[str] = field(default_factory=list)
     comparison: dict = field(default_factory=dict)
     tag: str | None = None
+    promotion: Promotion | None = None
 
 
 def run(settings: Settings) -> GateResult:
@@ -65,12 +74,14 @@ def run(settings: Settings) -> GateResult:
         result.comparison[task] = row
     result.passed = not result.reasons
 
+    # The bundle is built either way: `models/bundle` is the candidate the gate judged (a DVC
+    # output, so it must exist after a refusal recorded with `gra gate --exit-zero`).
+    winners = {t: r["winner"] for t, r in evaluation["tasks"].items()}
+    metrics = winner_metrics(evaluation)
+    bundle = build_bundle(
+        settings, winners, features.feature_columns, metrics, settings.paths.models / "bundle"
+    )
     if result.passed:
-        winners = {t: r["winner"] for t, r in evaluation["tasks"].items()}
-        metrics = winner_metrics(evaluation)
-        bundle = build_bundle(
-            settings, winners, features.feature_columns, metrics, settings.paths.models / "bundle"
-        )
         challenger = Champion.from_directory(bundle)
         reference = build_reference(
             challenger.predict_features,
@@ -82,7 +93,11 @@ def run(settings: Settings) -> GateResult:
         )
         reference.to_parquet(bundle / REFERENCE_FILE, index=False)
         reason = {"gate": "passed", "comparison": result.comparison}
-        result.tag = promote(bundle, settings.gate.model_name, reason)
+        # Idempotent: the same candidates judged again (DVC restored the stages before this
+        # one from its run cache, an experiment went back to earlier params) never add a
+        # second copy; the store is checked, not the previous run's report.
+        result.promotion = promote(bundle, settings.gate.model_name, reason)
+        result.tag = result.promotion.tag
     write_json(
         settings.paths.reports / "gate.json",
         {
@@ -90,6 +105,10 @@ def run(settings: Settings) -> GateResult:
             "reasons": result.reasons,
             "comparison": result.comparison,
             "promoted": result.tag,
+            # "new", "reused" (an earlier champion's model, pointer moved back to it),
+            # "already champion" (nothing changed); null when refused
+            "promotion": result.promotion.how if result.promotion else None,
+            "candidate": bundle_identity(bundle),
         },
     )
     if not result.passed:
