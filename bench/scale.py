@@ -266,6 +266,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/gra-scale"))
     parser.add_argument("--families", default="logreg,svm,random_forest,mlp")
     parser.add_argument("--cold-clips", type=int, default=500)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="add these sizes to bench/out/scale.json instead of starting a new one",
+    )
     parser.add_argument("--render", type=Path, help="only print the tables of this scale.json")
     parser.add_argument(
         "--again",
@@ -305,6 +310,14 @@ def main() -> None:
             print(f"N={rows:,} {stage}: {results[stage][n]}", flush=True)
     data = {"sizes": sizes, "stages": results, "cold_featurize": cold}
     data = json.loads(json.dumps(data))  # sizes as strings, as when read back
+    previous = ROOT / "bench" / "out" / "scale.json"
+    if args.merge and previous.exists():
+        old = json.loads(previous.read_text())
+        for stage, by_n in data["stages"].items():
+            old["stages"].setdefault(stage, {}).update(by_n)
+        old["sizes"] = sorted(set(old["sizes"]) | set(sizes))
+        old["cold_featurize"] = cold or old.get("cold_featurize", {})
+        data = old
     table = render(data)
     print("\n".join(table))
     out = ROOT / "bench" / "out"
