@@ -296,6 +296,10 @@ def _sync(context: Any, settings: Settings, *, docs_root: Path | None) -> list[s
         if [_config(x) for x in suite.expectations] != [_config(x) for x in wanted[name]]:
             # Same suite (same id, so the validation definition still points at it), new
             # expectations, written once.
+            # An expectation on the same column keeps its id: the diff shows the changed values.
+            ids = {_key(x): x.id for x in suite.expectations}
+            for expectation in wanted[name]:
+                expectation.id = ids.pop(_key(expectation), None)
             suite.expectations = list(wanted[name])
             suite.notes = GENERATED_NOTE
             suite.save()
@@ -330,6 +334,10 @@ def _sync(context: Any, settings: Settings, *, docs_root: Path | None) -> list[s
                 )
             )
     return _unique(changed)
+
+
+def _key(expectation: Any) -> tuple[str, str | None]:
+    return expectation.expectation_type, expectation.configuration.kwargs.get("column")
 
 
 def _site_config(base_directory: str) -> dict:
