@@ -12,6 +12,7 @@ from typing import Annotated, get_args
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gra.config import ModelName
@@ -47,7 +48,10 @@ def _friendly(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escaped: messages name things in brackets ("[column duration]"), not markup
+            console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
 
     return wrapper
@@ -652,7 +656,6 @@ def predict(
 def print_predictions(rows: list[dict]) -> None:
     """One line per file (80 columns are enough): paths relative to the folder they share."""
     from rich import box
-    from rich.markup import escape
 
     paths = [r["path"] for r in rows]
     folder = os.path.commonpath([os.path.dirname(p) or "." for p in paths]) if paths else ""

@@ -6,7 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer
 import yaml
+
+from gra.cli import _friendly
+from gra.errors import UserError
 
 GRA = str(Path(sys.executable).parent / "gra")
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +61,16 @@ def test_help_lists_every_family_and_shows_flags_as_flags(tmp_path):
     validate = _gra("validate", "--help", cwd=tmp_path)
     assert "--features " in validate.stdout and "<bool>" not in validate.stdout
     assert max(len(line) for line in validate.stdout.splitlines()) <= 80
+
+
+def test_a_user_error_prints_its_whole_message(capsys):
+    @_friendly
+    def step() -> None:
+        raise UserError("3 rows fail [column duration]: fix [data] in params.yaml")
+
+    with pytest.raises(typer.Exit) as exit_:
+        step()
+    assert exit_.value.exit_code == 1
+    err = capsys.readouterr().err
+    assert "error: 3 rows fail [column duration]: fix [data] in params.yaml" in err
+    assert "Traceback" not in err
