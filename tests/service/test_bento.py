@@ -35,7 +35,7 @@ def test_built_bento_serves_its_pinned_champion(champion_project, clips, tmp_pat
     bento = next((home / "bentos" / "gra").glob("*/env/python"))
     packed = (bento / "requirements.txt").read_text().splitlines()
     assert set((ROOT / "requirements" / "runtime.txt").read_text().splitlines()) <= set(packed)
-    assert "download.pytorch.org/whl/cpu" in (bento / "install.sh").read_text()
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in packed
 
     # A newer champion appears after the build: the bento must keep serving its own.
     newer = home / "models" / "gra" / "zzzzzzzzzzzzzzzz"
