@@ -76,7 +76,7 @@ def test_promotion_history_rollback_and_separate_projects(two_projects, clips):
 
     # The same winners again: already the champion, no second copy of it.
     same = gra(one, "gate")
-    assert same.returncode == 0 and "already the champion" in same.stdout, same.stderr
+    assert same.returncode == 0 and "already the champion" in same.stderr, same.stderr
     assert champion_tag(one) == first
     # New winners (another seed, one family) and a gate that needs only its floors: promoted.
     params = yaml.safe_load((one / "params.yaml").read_text())
