@@ -52,6 +52,13 @@ def test_a_file_damaged_in_the_middle_is_corrupt(kind):
         decode_input(corrupted(FORMATS[kind]()))
 
 
-def test_what_is_not_audio_stays_unsupported():
+def test_what_is_not_audio_stays_unsupported(tmp_path):
     with pytest.raises(UnsupportedAudio):
         decode_input(b"# a README, not audio\n" * 200)
+    # Over 64 KB of text named .mp3: FFmpeg's probe gives up and opens it as mp3 by its name;
+    # not one frame decodes and it starts like no audio container, so it is not audio (415),
+    # not damaged audio (422).
+    named = tmp_path / "notes.mp3"
+    named.write_bytes(b"# a README, not audio\n" * 4000)
+    with pytest.raises(UnsupportedAudio):
+        decode_input(named)

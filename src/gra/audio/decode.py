@@ -159,6 +159,10 @@ def _decode_ffmpeg(
         except av.error.DecoderNotFoundError as exc:
             raise UnsupportedAudio("the file's audio codec is not supported") from exc
         except av.FFmpegError as exc:
+            if kind is None and not blocks:
+                # Opened only because of its name (FFmpeg falls back on the extension when its
+                # probe finds nothing, e.g. after 64 KB of text) and not one frame decodes.
+                raise UnsupportedAudio(_NOT_AUDIO) from exc
             raise CorruptAudio(f"cannot decode audio: {exc}") from exc
     if not blocks:
         raise EmptyAudio("the audio has zero length")
