@@ -30,7 +30,7 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 INTERPRETER = $(if $(wildcard $(PY)),$(PY),$(PYTHON))
 PYTHON_CHECK = $(INTERPRETER) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null \
 	|| { echo "GRA needs Python 3.11 (its lock is for 3.11); '$(INTERPRETER)' is" \
-	"$$($(INTERPRETER) --version 2>&1 || echo 'not found'). Install Python 3.11 (pyenv install" \
+	"$$($(INTERPRETER) --version 2>/dev/null || echo 'not found'). Install Python 3.11 (pyenv install" \
 	"3.11, uv python install 3.11, or your system's python3.11 package), then run again with" \
 	"PYTHON=/path/to/python3.11 (and rm -rf $(VENV) if it was made with another Python)." >&2; exit 1; }
 
@@ -51,7 +51,7 @@ $(VENV)/.installed: $(LOCK) $(TORCH_LOCK) pyproject.toml
 # configured, else from TORCH_INDEX. runtime.txt, what the bento installs, is pyproject's
 # runtime part with the lock's versions; torch.txt is the lock's torch entry.
 LOCK_PLATFORM := --python-version 3.11 --python-platform x86_64-manylinux_2_28
-LOCAL_WHEELS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
+LOCAL_WHEELS = $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 TORCH_SOURCES = $(if $(LOCAL_WHEELS),$(foreach d,$(LOCAL_WHEELS),--find-links $(d)),\
 	--extra-index-url $(TORCH_INDEX))
 UV_COMPILE = $(VENV)/bin/uv pip compile -q pyproject.toml $(LOCK_PLATFORM) \

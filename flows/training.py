@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,16 +43,54 @@ DVC_HINTS = (
 )
 
 
+# What a retry can fix: the machine or the network, not the data, the settings or the
+# environment (an import error, a missing library, a failed validation repeat exactly).
+TRANSIENT = (
+    "ConnectionError",
+    "ConnectionResetError",
+    "TimeoutError",
+    "BrokenProcessPool",
+    "Unable to acquire lock",  # DVC: another dvc command holds the repository
+    "MemoryError",
+    "exited with -9",  # killed (out of memory)
+)
+
+
 class StageFailed(RuntimeError):
-    """A DVC stage exited non-zero. The message keeps gra's own error lines (or the tail)."""
+    """A DVC stage exited non-zero. The message is its cause (gra's `error:` lines, else the
+    exception that ended it, else the output's tail) and what to do; the whole output is in
+    the task's log above."""
 
     def __init__(self, stage: str, output: str):
-        lines = output.strip().splitlines()
-        errors = [i for i, line in enumerate(lines) if line.startswith(("error:", "ERROR:"))]
-        shown = lines[errors[0] :] if errors else lines[-20:]
-        super().__init__(f"stage {stage} failed:\n" + "\n".join(shown[:40]))
-        # gra prints "error:" for problems in the data or settings: a retry would fail again.
-        self.user_error = any(line.startswith("error:") for line in lines)
+        lines = [line for line in output.strip().splitlines() if line.strip()]
+        self.stage = stage
+        self.transient = any(marker in output for marker in TRANSIENT)
+        self.cause = _cause(lines)
+        fix = _fix(stage, output)
+        super().__init__(f"stage {stage} failed: {self.cause}" + (f"\n{fix}" if fix else ""))
+
+
+def _cause(lines: list[str]) -> str:
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    if errors:  # gra's own message: what was wrong and what to do
+        return "\n".join(errors)
+    exception = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line)]
+    if exception:
+        return exception[-1]
+    dvc = [line.removeprefix("ERROR:").strip() for line in lines if line.startswith("ERROR:")]
+    return dvc[-1] if dvc else "\n".join(lines[-5:])
+
+
+def _fix(stage: str, output: str) -> str | None:
+    """What to do, where gra's own message does not say it."""
+    if re.search(r"exited with (-11|139)\b", output):  # SIGSEGV in native code
+        return (
+            "what to do: a native library crashed (segmentation fault); README: "
+            "Troubleshooting lists the known cases (numba on AMD Zen 4 and others)"
+        )
+    if "error:" in output:
+        return None
+    return f"what to do: read the output of task {stage!r} above, or run `dvc repro {stage}`"
 
 
 class GateRefused(RuntimeError):
@@ -84,13 +123,14 @@ def stages() -> list[str]:
 
 
 def _transient(task, task_run, state) -> bool:
-    """Retry only failures that are not the user's data or settings (those repeat exactly)."""
+    """Retry only what a retry can fix (TRANSIENT): data, settings and environment errors
+    repeat exactly."""
     try:
         state.result()
     except StageFailed as exc:
-        return not exc.user_error
+        return exc.transient
     except Exception:  # noqa: BLE001
-        return True
+        return False
     return False
 
 
@@ -206,7 +246,12 @@ def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     state = training(return_state=True)
     if not state.is_completed():
-        print(f"\ntraining failed: {state.message}", file=sys.stderr)
+        # The last lines say why and what to do (Prefect's log above has the whole story).
+        cause = state.result(raise_on_failure=False)
+        print(
+            f"\ntraining failed: {cause if isinstance(cause, Exception) else state.message}",
+            file=sys.stderr,
+        )
         sys.exit(1)
 
 

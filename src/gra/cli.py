@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gra.config import ModelName
-from gra.errors import UserError
+from gra.errors import UserError, environment_problem
 from gra.store import project_root, use_project_homes
 
 # Before BentoML or Prefect is imported: this project's own model store and Prefect home
@@ -41,17 +42,26 @@ FAMILIES = get_args(ModelName)  # every model family that exists (config.ModelNa
 
 
 def _friendly(fn: Callable) -> Callable:
-    """Print a UserError's message and exit 1; anything else keeps its traceback."""
+    """Print a UserError's message and exit 1; a broken environment (a package or native
+    library that cannot be loaded) gets its traceback and then what to do; anything else keeps
+    its traceback."""
+
+    def error(message: str) -> None:
+        # escaped: messages name things in brackets ("[column duration]"), not markup
+        console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except UserError as exc:
-            # escaped: messages name things in brackets ("[column duration]"), not markup
-            console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
+            error(str(exc))
+            raise typer.Exit(1) from None
+        except (ImportError, OSError) as exc:
+            if (problem := environment_problem(exc)) is None:
+                raise
+            traceback.print_exc()
+            error(problem)  # the last line, where a user (and the training flow) looks
             raise typer.Exit(1) from None
 
     return wrapper

@@ -22,3 +22,22 @@ class GateFailed(UserError):
 
 class OutdatedModel(UserError):
     """A saved model in a format this GRA no longer reads; the message says to retrain."""
+
+
+# What a shared library that cannot be loaded looks like (ctypes/cffi dlopen, a compiled
+# module's missing dependency): an environment problem, not a bug in the data or in GRA.
+_LIBRARY_FAILURES = ("cannot load library", "cannot open shared object file", "undefined symbol")
+
+
+def environment_problem(exc: BaseException) -> str | None:
+    """The message for an error that comes from the Python environment itself (a package or
+    native library missing or built for another machine), or None for any other error."""
+    if isinstance(exc, ImportError) or (
+        isinstance(exc, OSError) and any(s in str(exc) for s in _LIBRARY_FAILURES)
+    ):
+        return (
+            f"the Python environment is incomplete ({type(exc).__name__}: {exc}). GRA's "
+            "environment comes from requirements/lock.txt, whose wheels bundle every native "
+            "library: rebuild it with `rm -rf .venv && make demo` (README: Quick start)"
+        )
+    return None

@@ -133,3 +133,30 @@ def test_promotion_under_dvc_exp_run_and_the_run_cache(project):
     assert _record(project) == record and len(_stored(project)) == 2
     experiments = json.loads(_dvc(project, "exp", "show", "--json"))
     assert sum(len(row.get("experiments") or []) for row in experiments) == 3
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_a_teammate_pulls_every_output_and_reruns_nothing(project, tmp_path):
+    """After `dvc repro` and `dvc push` on one machine, a fresh clone that runs `dvc pull` has
+    every stage output (reports/ included): `dvc status` is clean and `dvc repro` runs nothing."""
+    _dvc(project, "repro")
+    _dvc(project, "remote", "add", "-d", "team", str(tmp_path / "remote"))
+    _git(project, "add", "-A")  # dvc.lock, .dvc/config, metrics/ and plots/ (committed)
+    _git(project, "commit", "-q", "-m", "results")
+    _dvc(project, "push")
+
+    clone = tmp_path / "teammate"
+    _git(tmp_path, "clone", "-q", str(project), str(clone))
+    assert not (clone / "reports" / "evaluation.json").exists()
+    _dvc(clone, "pull")
+    assert (clone / "reports" / "evaluation.json").read_bytes() == (
+        project / "reports" / "evaluation.json"
+    ).read_bytes()
+    assert (clone / "reports" / "data_docs" / "manifest").is_dir()
+    status = _dvc(clone, "status")
+    assert "Data and pipelines are up to date" in status, status
+    out = _dvc(clone, "repro")
+    assert "Running stage" not in out, out

@@ -200,3 +200,40 @@ def test_training_flow_end_to_end(tmp_path, demo_corpus, monkeypatch):
             json.loads((project / "reports" / "gate.json").read_text())
         )
         assert _champion_versions(bentoml_home) == versions
+
+
+def test_a_broken_environment_fails_at_once_and_says_what_to_do(
+    tmp_path, demo_corpus, monkeypatch, capsys
+):
+    """The training flow (what `make demo` runs) on an environment whose soundfile cannot load
+    libsndfile, as on a machine without it: the stage is not retried (a retry cannot fix it)
+    and the run's last lines name the cause and the fix."""
+    from prefect.client.orchestration import get_client
+    from prefect.testing.utilities import prefect_test_harness
+
+    project = _project(tmp_path, demo_corpus)
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    # What soundfile's pure wheel raises where no system libsndfile exists.
+    (shadow / "soundfile.py").write_text(
+        "raise OSError(\"cannot load library 'libsndfile.so': libsndfile.so: cannot open shared "
+        'object file: No such file or directory")\n'
+    )
+    monkeypatch.setenv("PYTHONPATH", str(shadow))  # the stages' `gra` processes import it
+    monkeypatch.setenv("BENTOML_HOME", str(tmp_path / "bentoml"))
+    monkeypatch.setenv("PATH", f"{BIN}:/usr/bin:/bin")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(sys, "argv", ["flows/training.py"])
+    flow_module = _load_flow(project)
+
+    with prefect_test_harness():
+        with pytest.raises(SystemExit) as exit_:
+            flow_module.main()
+        assert exit_.value.code == 1
+        with get_client(sync_client=True) as client:
+            runs = [r for r in client.read_task_runs() if r.name == "demo_data"]
+    assert [r.run_count for r in runs] == [1]  # ran once: no retry
+    last = "\n".join(capsys.readouterr().err.strip().splitlines()[-4:])
+    assert "training failed: stage demo_data failed:" in last, last
+    assert "cannot load library 'libsndfile.so'" in last, last
+    assert "rm -rf .venv && make demo" in last, last
