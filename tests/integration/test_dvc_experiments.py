@@ -155,7 +155,7 @@ def test_a_teammate_pulls_every_output_and_reruns_nothing(project, tmp_path):
     assert (clone / "reports" / "evaluation.json").read_bytes() == (
         project / "reports" / "evaluation.json"
     ).read_bytes()
-    assert (clone / "reports" / "data_docs" / "manifest").is_dir()
+    assert (clone / "reports" / "validation" / "manifest.json").exists()
     status = _dvc(clone, "status")
     assert "Data and pipelines are up to date" in status, status
     out = _dvc(clone, "repro")
