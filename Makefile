@@ -67,6 +67,9 @@ lock:
 # The demo corpus is the dvc.yaml stage demo_data; the flow runs every stage that is stale.
 demo: $(VENV)/.installed
 	$(PY) flows/training.py
+	@echo "gra is in $(VENV)/bin: 'source $(VENV)/bin/activate', then for example" \
+		"'gra predict data/raw/demo/en/clips/common_voice_en_demo_000000.mp3' or 'gra serve'" \
+		"(or 'make serve', which needs no activation)."
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest -q
