@@ -22,6 +22,8 @@ mkdir -p "$LOGS"
 if [ ! -x "$ROOT/usr/bin/python3" ]; then
   debootstrap --variant=minbase bookworm "$ROOT" http://deb.debian.org/debian
   cp -fL /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  # what Debian's installer writes (debootstrap does not): `localhost` resolves
+  printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$ROOT/etc/hosts"
   cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" 2>/dev/null || true
   chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
     sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends python3 \
