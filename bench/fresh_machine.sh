@@ -37,7 +37,9 @@ bind() { mkdir -p "$ROOT$2"; mount --bind "$1" "$ROOT$2"; mounts=("$ROOT$2" "${m
 trap 'for m in "${mounts[@]}"; do umount -l "$m"; done' EXIT
 mount -t proc proc "$ROOT/proc" && mounts=("$ROOT/proc")
 bind /dev /dev
+bind /dev/pts /dev/pts
 bind /dev/shm /dev/shm
+bind /sys /sys
 [ -d "$SHARED" ] && bind "$SHARED" /work/shared
 [ -n "$WHEELS" ] && bind "$WHEELS" /opt/wheels
 cp -fL /etc/resolv.conf "$ROOT/etc/resolv.conf"

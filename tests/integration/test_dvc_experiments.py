@@ -82,7 +82,7 @@ def _stored(project: Path) -> list[str]:
     return sorted(p.name for p in (project / "bentoml" / "models" / "gra").iterdir() if p.is_dir())
 
 
-def test_promotion_under_dvc_exp_run_and_the_run_cache(project):
+def test_promotion_under_dvc_exp_run_and_the_run_cache(project, tmp_path):
     out = _dvc(project, "repro")
     # Real data only: the demo_data stage ran and wrote its note, not the corpus.
     assert (project / "data" / "raw" / "demo" / "NOT_BUILT.txt").exists()
@@ -90,6 +90,7 @@ def test_promotion_under_dvc_exp_run_and_the_run_cache(project):
     first = _gate(project)
     assert first["passed"] and first["promotion"] == "new"
     assert _record(project)["current"] == first["promoted"]
+    _a_teammate_pulls_every_output_and_reruns_nothing(project, tmp_path)
 
     # An experiment re-runs only what depends on the changed param; its new candidate is
     # promoted (the gate here only needs the floors).
@@ -139,10 +140,9 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def test_a_teammate_pulls_every_output_and_reruns_nothing(project, tmp_path):
+def _a_teammate_pulls_every_output_and_reruns_nothing(project: Path, tmp_path: Path) -> None:
     """After `dvc repro` and `dvc push` on one machine, a fresh clone that runs `dvc pull` has
     every stage output (reports/ included): `dvc status` is clean and `dvc repro` runs nothing."""
-    _dvc(project, "repro")
     _dvc(project, "remote", "add", "-d", "team", str(tmp_path / "remote"))
     _git(project, "add", "-A")  # dvc.lock, .dvc/config, metrics/ and plots/ (committed)
     _git(project, "commit", "-q", "-m", "results")
