@@ -24,10 +24,14 @@ if [ ! -x "$ROOT/usr/bin/python3" ]; then
   cp -fL /etc/resolv.conf "$ROOT/etc/resolv.conf"
   # what Debian's installer writes (debootstrap does not): `localhost` resolves
   printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$ROOT/etc/hosts"
-  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" 2>/dev/null || true
   chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
     sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends python3 \
-      python3-venv python3-pip make git ca-certificates && update-ca-certificates && apt-get clean'
+      python3-venv python3-pip make git ca-certificates && apt-get clean'
+fi
+if compgen -G "/usr/local/share/ca-certificates/*.crt" > /dev/null; then  # a proxy's CA
+  mkdir -p "$ROOT/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+  chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin update-ca-certificates > /dev/null
 fi
 [ -n "$WHEELS" ] && printf '[global]\nfind-links = /opt/wheels\n' > "$ROOT/etc/pip.conf"
 
