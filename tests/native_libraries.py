@@ -54,7 +54,7 @@ def interpreter_libraries() -> frozenset[str]:
         "for so in pathlib.Path(sysconfig.get_path('platstdlib'), 'lib-dynload').glob('*.so'):\n"
         "    try: importlib.import_module(so.name.split('.')[0])\n"
         "    except Exception: pass\n"
-        f"print(json.dumps(sorted({mapped_libraries.__name__}())))\n"
+        "print(json.dumps(sorted(mapped_libraries())))\n"
     )
     helper = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
     helper += "from native_libraries import mapped_libraries\n"
@@ -117,17 +117,9 @@ def owner(path: str) -> str:
 
 def runtime_modules() -> list[str]:
     """Third-party top-level modules that src/gra imports, in a stable order."""
-    import ast
+    from imported_modules import third_party_imports
 
-    src = Path(__file__).resolve().parents[1] / "src" / "gra"
-    found: set[str] = set()
-    for path in src.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                found |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.add(node.module.split(".")[0])
-    return sorted(found - set(sys.stdlib_module_names) - {"gra", "__future__"})
+    return sorted(third_party_imports(Path(__file__).resolve().parents[1] / "src" / "gra"))
 
 
 def probe(clips: list[str]) -> dict[str, list[str]]:

@@ -4,15 +4,14 @@ the code imports is declared."""
 
 from __future__ import annotations
 
-import ast
 import re
-import sys
 import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
 import yaml
+from imported_modules import third_party_imports
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -73,24 +72,6 @@ def test_the_bento_installs_the_runtime_part_of_the_lock():
     assert python["lock_packages"] is False  # offline builds resolve nothing
 
 
-def _imports(folder: Path, at_import: bool = False) -> set[str]:
-    """Top-level modules imported under `folder` (`at_import`: only by module and class bodies,
-    not inside functions), less the standard library and the tree's own modules."""
-    local = {p.stem for p in folder.rglob("*.py")} | {p.name for p in folder.rglob("*/")}
-    found = set()
-    for path in folder.rglob("*.py"):
-        todo = [ast.parse(path.read_text())]
-        while todo:
-            node = todo.pop()
-            if isinstance(node, ast.Import):
-                found |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                found.add(node.module.split(".")[0])
-            elif not (at_import and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)):
-                todo.extend(ast.iter_child_nodes(node))
-    return found - set(sys.stdlib_module_names) - local - {"gra", "__future__"}
-
-
 def _distributions(modules: set[str]) -> dict[str, set[str]]:
     owners = packages_distributions()
     missing = sorted(m for m in modules if m not in owners)
@@ -104,10 +85,12 @@ def test_every_imported_package_is_declared():
     every_name = runtime_names | {canonicalize_name(r.name) for r in dev}
     # Importing gra needs only runtime packages; a function may use a dev one (running the
     # notebooks), as long as it is declared.
-    for module, dists in _distributions(_imports(ROOT / "src" / "gra", at_import=True)).items():
+    for module, dists in _distributions(
+        third_party_imports(ROOT / "src" / "gra", at_import=True)
+    ).items():
         assert dists & runtime_names, f"src imports {module} ({dists}): not a runtime dependency"
     for folder in ("src", "flows", "bench", "tests"):
-        for module, dists in _distributions(_imports(ROOT / folder)).items():
+        for module, dists in _distributions(third_party_imports(ROOT / folder)).items():
             assert dists & every_name, f"{folder} imports {module} ({dists}): not declared"
 
 
@@ -169,7 +152,7 @@ def test_the_lock_lets_pip_pick_each_packages_platform_wheel():
     from packaging.utils import parse_wheel_filename
 
     rank = _lock_platform_tags()
-    pinned = {n: e for n, e in _lock_entries(ROOT / "requirements" / "lock.txt").items()}
+    pinned = _lock_entries(ROOT / "requirements" / "lock.txt")
     # torch's CPU build is not on PyPI (PyTorch's own index: requirements/torch.txt).
     pinned = {n: e for n, e in pinned.items() if "+" not in e[0]}
 

@@ -1,7 +1,7 @@
 """GRA runs on a machine with Python and pip and nothing from the system's package manager: every
 native library its runtime maps comes from a wheel in the virtual environment (or is glibc's, the
-manylinux policy's, or the interpreter's own). This machine has libsndfile, FFmpeg and more
-installed system-wide; a package that quietly used one of them fails here, naming it."""
+manylinux policy's, or the interpreter's own). A package that quietly used a library of the
+machine it runs on (a developer's usually has libsndfile, FFmpeg and more) fails here, naming it."""
 
 from __future__ import annotations
 
